@@ -1,0 +1,126 @@
+"""Token-level baselines with the signature of :func:`pcg_core.verify`.
+
+Math follows the paper: q is the target, p the draft.
+
+- standard speculative decoding: accept x iff u·p(x) < q(x); residual
+  [q − p]_+; token-exact (PCG with singleton groups has the same law).
+- SSD tolerance rule (Lin et al. 2025): accept iff u < min(1, q(x)/p(x)) + β;
+  residual [q − p]_+. Not exact at any level for β > 0.
+- draft only: every draft accepted, bonus from q (PCG with one group holding
+  every token has the same law).
+
+When ``groups`` is given, each emitted token is labelled with k ~ w[·, t],
+so a token-exact sampler also has the group law Q_c; with ``groups=None``
+``group_ids`` is None.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from pcg_core._errors import InvalidArgumentError
+from pcg_core._groups import Groups
+from pcg_core._sampling import pick_groups, sample_categorical, uniforms
+from pcg_core._validation import check_groups, check_verify_inputs
+from pcg_core._verify import VerifyResult, assemble_block
+
+__all__ = ["draft_only_verify", "ssd_verify", "standard_verify"]
+
+
+def _token_level(
+    draft_tokens: torch.Tensor,
+    draft_probs: torch.Tensor,
+    target_probs: torch.Tensor,
+    groups: Groups | None,
+    generator: torch.Generator,
+    tolerance: float | None,
+    check_inputs: bool,
+) -> VerifyResult:
+    """Shared body: ``tolerance=None`` accepts everything (draft only)."""
+    batch, gamma, vocab = check_verify_inputs(draft_tokens, draft_probs, target_probs, generator, full=check_inputs)
+    device = draft_probs.device
+    if groups is not None:
+        check_groups(groups, vocab, device)
+    u = uniforms((batch, gamma), generator, device)
+    if tolerance is None:
+        accepted = torch.ones(batch, gamma, dtype=torch.bool, device=device)
+    else:
+        draft_own = draft_probs.gather(-1, draft_tokens[..., None])[..., 0].to(torch.float64)
+        target_own = target_probs[:, :gamma].gather(-1, draft_tokens[..., None])[..., 0].to(torch.float64)
+        # u < min(1, q/p) + β  ⇔  u − β < min(1, q/p); β = 0 is u·p < q.
+        accepted = (u - tolerance) * draft_own < torch.minimum(draft_own, target_own)
+    num_accepted = accepted.to(torch.int64).cumprod(1).sum(1)
+
+    rows = torch.arange(batch, device=device)
+    final = target_probs[rows, num_accepted].to(torch.float64)  # q at position A   [B, V]
+    rejected = num_accepted < gamma
+    if bool(rejected.any()):
+        residual = (final - draft_probs[rows, num_accepted.clamp(max=gamma - 1)].to(torch.float64)).clamp_min(0.0)
+        # R ≡ 0 only when q = p up to rounding: draw from q then.
+        usable = residual.sum(-1, keepdim=True) > 0
+        final = torch.where(rejected[:, None] & usable, residual, final)
+    uf = uniforms((batch, 2), generator, device)
+    final_tokens = sample_categorical(final, uf[:, :1])[:, 0]
+    if groups is None:
+        tokens, _ = assemble_block(draft_tokens, None, num_accepted, final_tokens, None)
+        return VerifyResult(tokens, None, num_accepted, torch.zeros_like(num_accepted), torch.zeros_like(rejected))
+    # Label every emitted token with k ~ w[·, t] (drafts with fresh uniforms).
+    draft_labels = pick_groups(
+        groups, draft_tokens.reshape(-1), uniforms((batch * gamma,), generator, device)
+    ).reshape(batch, gamma)
+    final_labels = pick_groups(groups, final_tokens, uf[:, 1])
+    tokens, labels = assemble_block(draft_tokens, draft_labels, num_accepted, final_tokens, final_labels)
+    return VerifyResult(tokens, labels, num_accepted, torch.zeros_like(num_accepted), torch.zeros_like(rejected))
+
+
+def standard_verify(
+    draft_tokens: torch.Tensor,
+    draft_probs: torch.Tensor,
+    target_probs: torch.Tensor,
+    groups: Groups | None = None,
+    *,
+    generator: torch.Generator,
+    check_inputs: bool = True,
+) -> VerifyResult:
+    """Standard speculative decoding (Leviathan et al.; letters swapped as in the paper).
+
+    Same arguments and shapes as :func:`pcg_core.verify`. Emitted tokens have
+    law exactly q at every reached position. O(V) per row.
+    """
+    return _token_level(draft_tokens, draft_probs, target_probs, groups, generator, 0.0, check_inputs)
+
+
+def ssd_verify(
+    draft_tokens: torch.Tensor,
+    draft_probs: torch.Tensor,
+    target_probs: torch.Tensor,
+    groups: Groups | None = None,
+    *,
+    generator: torch.Generator,
+    tolerance: float,
+    check_inputs: bool = True,
+) -> VerifyResult:
+    """The SSD tolerance rule: accept iff u < min(1, q(x)/p(x)) + β, β = ``tolerance`` ∈ [0, 1].
+
+    β = 0 is standard speculative decoding; β > 0 is inexact at every level.
+    """
+    if not isinstance(tolerance, int | float) or isinstance(tolerance, bool) or not (
+        math.isfinite(tolerance) and 0.0 <= tolerance <= 1.0
+    ):
+        raise InvalidArgumentError("tolerance", tolerance, "must be a float in [0, 1]")
+    return _token_level(draft_tokens, draft_probs, target_probs, groups, generator, float(tolerance), check_inputs)
+
+
+def draft_only_verify(
+    draft_tokens: torch.Tensor,
+    draft_probs: torch.Tensor,
+    target_probs: torch.Tensor,
+    groups: Groups | None = None,
+    *,
+    generator: torch.Generator,
+    check_inputs: bool = True,
+) -> VerifyResult:
+    """Accept every draft and emit the bonus token from q_{γ+1} (draft-only decoding)."""
+    return _token_level(draft_tokens, draft_probs, target_probs, groups, generator, None, check_inputs)

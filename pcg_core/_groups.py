@@ -1,0 +1,416 @@
+"""The group structure: Acoustic Similarity Groups in CSR form, both directions.
+
+Math follows the paper: q is the target, p the draft. ``G_k`` is group k,
+``S(t) = {k : t ∈ G_k}`` the groups of token t, ``w[k, t]`` the weight of t in
+k, with ``Σ_{k∈S(t)} w[k, t] = 1`` for every token.
+
+Storage (the port contract relies on these attribute names):
+
+- forward, by group: ``group_ptr`` [M+1] int64, ``group_members`` [nnz],
+  ``group_weights`` [nnz] float64; members of group k are
+  ``group_members[group_ptr[k]:group_ptr[k+1]]``, sorted ascending.
+- reverse, by token: ``token_ptr`` [V+1] int64, ``token_groups`` [nnz],
+  ``token_weights`` [nnz] float64; the groups of token t are
+  ``token_groups[token_ptr[t]:token_ptr[t+1]]``, sorted ascending.
+
+Index arrays are ``torch.uint16`` when every id fits in 16 bits, else
+``torch.int32``: 9.2 M memberships take 18.4 MB per direction at the paper's
+scale. Index them with slices or int64 positions and convert the (small)
+result with ``.long()``; see :meth:`Groups.members_of`.
+
+File format (``.npz``, uncompressed, written atomically), version 1:
+
+=================  =====================================================
+key                content
+=================  =====================================================
+format_version     int64 scalar, 1
+vocab_size         int64 scalar V
+num_groups         int64 scalar M
+group_ptr          int64 [M+1]
+group_members      uint16 or int32 [nnz]
+token_ptr          int64 [V+1]
+token_groups       uint16 or int32 [nnz]
+weights_kind       str: "equal" (weights are 1/N(t), not stored) or "stored"
+group_weights      float64 [nnz], only when weights_kind == "stored"
+token_weights      float64 [nnz], only when weights_kind == "stored"
+embedding_digest   str: sha256 of the embedding it was built from, or ""
+params_json        str: the builder and its parameters, canonical JSON
+=================  =====================================================
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from pcg_core._errors import GroupsCacheMismatchError, InvalidArgumentError
+
+__all__ = ["FORMAT_VERSION", "WEIGHT_SUM_TOLERANCE", "Groups"]
+
+FORMAT_VERSION = 1
+#: |Σ_k w[k,t] − 1| allowed per token (float64 weights, renormalised at build time).
+WEIGHT_SUM_TOLERANCE = 1e-9
+
+
+def index_dtype(max_index: int) -> np.dtype[Any]:
+    """The compact dtype that holds ids 0..max_index: uint16 if it fits, else int32."""
+    return np.dtype(np.uint16) if max_index < 2**16 else np.dtype(np.int32)
+
+
+def _np(tensor: torch.Tensor) -> np.ndarray[Any, Any]:
+    return tensor.detach().cpu().numpy()
+
+
+@dataclass(frozen=True, eq=False)
+class Groups:
+    """Overlapping groups over a vocabulary, with per-(group, token) weights.
+
+    Build one with :func:`pcg_core.groups_from_threshold`,
+    :func:`pcg_core.groups_from_topk`, :func:`pcg_core.groups_from_labels`,
+    :func:`pcg_core.singleton_groups` or :meth:`Groups.from_memberships`.
+    The constructor takes both directions as they are and only checks shapes;
+    call :meth:`validate` for the full invariants.
+    """
+
+    vocab_size: int
+    num_groups: int
+    group_ptr: torch.Tensor
+    group_members: torch.Tensor
+    group_weights: torch.Tensor
+    token_ptr: torch.Tensor
+    token_groups: torch.Tensor
+    token_weights: torch.Tensor
+    weights_kind: str = "stored"
+    embedding_digest: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    #: largest |G_k| and largest N(t), used to pad batched gathers.
+    max_group_size: int = field(init=False)
+    max_groups_per_token: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.group_ptr.shape != (self.num_groups + 1,):
+            raise InvalidArgumentError(
+                "group_ptr", self.group_ptr, f"must have shape [num_groups + 1] = [{self.num_groups + 1}]"
+            )
+        if self.token_ptr.shape != (self.vocab_size + 1,):
+            raise InvalidArgumentError(
+                "token_ptr", self.token_ptr, f"must have shape [vocab_size + 1] = [{self.vocab_size + 1}]"
+            )
+        nnz = int(self.group_members.shape[0])
+        for name in ("group_weights", "token_groups", "token_weights"):
+            if tuple(getattr(self, name).shape) != (nnz,):
+                raise InvalidArgumentError(name, getattr(self, name), f"must have shape [nnz] = [{nnz}]")
+        sizes = self.group_ptr[1:] - self.group_ptr[:-1]
+        degrees = self.token_ptr[1:] - self.token_ptr[:-1]
+        object.__setattr__(self, "max_group_size", int(sizes.max()) if self.num_groups else 0)
+        object.__setattr__(self, "max_groups_per_token", int(degrees.max()) if self.vocab_size else 0)
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def from_memberships(
+        cls,
+        vocab_size: int,
+        group_ptr: np.ndarray[Any, Any] | torch.Tensor,
+        group_members: np.ndarray[Any, Any] | torch.Tensor,
+        group_weights: np.ndarray[Any, Any] | torch.Tensor | None = None,
+        *,
+        embedding_digest: str = "",
+        params: Mapping[str, Any] | None = None,
+    ) -> Groups:
+        """Build both directions from the forward CSR arrays.
+
+        Parameters
+        ----------
+        vocab_size : int
+            V; every token 0..V-1 must belong to at least one group.
+        group_ptr : int array [M+1]
+            Offsets of each group's members.
+        group_members : int array [nnz]
+            Token ids; sorted within each group here.
+        group_weights : float array [nnz], optional
+            Unnormalised non-negative weights, renormalised per token so that
+            ``Σ_{k∈S(t)} w[k,t] = 1``. ``None`` gives the equal split 1/N(t).
+
+        Complexity: O(nnz log nnz) (one stable sort per direction).
+        """
+        if not isinstance(vocab_size, int) or isinstance(vocab_size, bool) or vocab_size < 1:
+            raise InvalidArgumentError("vocab_size", vocab_size, "must be a positive int")
+        ptr = np.asarray(_np(group_ptr) if isinstance(group_ptr, torch.Tensor) else group_ptr, np.int64)
+        members = np.asarray(
+            _np(group_members) if isinstance(group_members, torch.Tensor) else group_members
+        ).astype(np.int64)
+        if ptr.ndim != 1 or ptr.size < 2 or ptr[0] != 0 or ptr[-1] != members.size or np.any(np.diff(ptr) < 0):
+            raise InvalidArgumentError(
+                "group_ptr", ptr, "must be non-decreasing offsets from 0 to len(group_members), one per group + 1"
+            )
+        if np.any(np.diff(ptr) == 0):
+            raise InvalidArgumentError("group_ptr", ptr, "every group must have at least one member")
+        if members.size and (members.min() < 0 or members.max() >= vocab_size):
+            raise InvalidArgumentError(
+                "group_members", members, f"ids must lie in [0, vocab_size={vocab_size})"
+            )
+        num_groups = ptr.size - 1
+        group_of = np.repeat(np.arange(num_groups, dtype=np.int64), np.diff(ptr))
+        # Sort members within each group (lexicographic on (group, token)).
+        order = np.lexsort((members, group_of))
+        members, group_of = members[order], group_of[order]
+        dup = (np.diff(members) == 0) & (np.diff(group_of) == 0)
+        if np.any(dup):
+            k = int(group_of[1:][dup][0])
+            raise InvalidArgumentError(
+                "group_members", members, f"group {k} lists token {int(members[1:][dup][0])} twice"
+            )
+        counts = np.bincount(members, minlength=vocab_size)
+        if np.any(counts == 0):
+            missing = np.flatnonzero(counts == 0)
+            raise InvalidArgumentError(
+                "group_members", members,
+                f"every token must belong to a group; {missing.size} do not, e.g. token {int(missing[0])}",
+                "add singleton groups for uncovered tokens",
+            )
+        if group_weights is None:
+            weights = 1.0 / counts[members].astype(np.float64)
+            weights_kind = "equal"
+        else:
+            raw = np.asarray(_np(group_weights) if isinstance(group_weights, torch.Tensor) else group_weights,
+                             dtype=np.float64)
+            if raw.shape != members.shape:
+                raise InvalidArgumentError("group_weights", raw, f"must have shape [nnz] = [{members.size}]")
+            raw = raw[order]
+            if not np.all(np.isfinite(raw)) or np.any(raw <= 0):
+                raise InvalidArgumentError(
+                    "group_weights", raw, "weights must be finite and > 0",
+                    "drop a membership instead of giving it weight 0",
+                )
+            per_token = np.bincount(members, weights=raw, minlength=vocab_size)
+            weights = raw / per_token[members]
+            weights_kind = "stored"
+        # Reverse direction: stable sort by token keeps groups ascending per token.
+        rorder = np.argsort(members, kind="stable")
+        token_ptr = np.zeros(vocab_size + 1, np.int64)
+        np.cumsum(counts, out=token_ptr[1:])
+        idx = index_dtype(max(vocab_size, num_groups) - 1)
+        return cls(
+            vocab_size=vocab_size,
+            num_groups=num_groups,
+            group_ptr=torch.from_numpy(ptr.copy()),
+            group_members=torch.from_numpy(members.astype(idx)),
+            group_weights=torch.from_numpy(weights),
+            token_ptr=torch.from_numpy(token_ptr),
+            token_groups=torch.from_numpy(group_of[rorder].astype(idx)),
+            token_weights=torch.from_numpy(weights[rorder].copy()),
+            weights_kind=weights_kind,
+            embedding_digest=embedding_digest,
+            params=dict(params or {}),
+        )
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def nnz(self) -> int:
+        """Number of (group, token) memberships."""
+        return int(self.group_members.shape[0])
+
+    @property
+    def device(self) -> torch.device:
+        return self.group_ptr.device
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the six CSR arrays."""
+        arrays = (self.group_ptr, self.group_members, self.group_weights,
+                  self.token_ptr, self.token_groups, self.token_weights)
+        return sum(a.numel() * a.element_size() for a in arrays)
+
+    def sizes(self) -> torch.Tensor:
+        """|G_k| for every group, int64 [M]."""
+        return self.group_ptr[1:] - self.group_ptr[:-1]
+
+    def groups_per_token(self) -> torch.Tensor:
+        """N(t) for every token, int64 [V]."""
+        return self.token_ptr[1:] - self.token_ptr[:-1]
+
+    def members_of(self, k: int) -> torch.Tensor:
+        """Token ids of group k, int64, ascending."""
+        return self.group_members[int(self.group_ptr[k]) : int(self.group_ptr[k + 1])].long()
+
+    def groups_of(self, t: int) -> torch.Tensor:
+        """Group ids containing token t, int64, ascending."""
+        return self.token_groups[int(self.token_ptr[t]) : int(self.token_ptr[t + 1])].long()
+
+    def to(self, device: torch.device | str) -> Groups:
+        """A copy on ``device`` (the same object when already there)."""
+        device = torch.device(device)
+        if device == self.device:
+            return self
+        return Groups(
+            vocab_size=self.vocab_size, num_groups=self.num_groups,
+            group_ptr=self.group_ptr.to(device), group_members=self.group_members.to(device),
+            group_weights=self.group_weights.to(device), token_ptr=self.token_ptr.to(device),
+            token_groups=self.token_groups.to(device), token_weights=self.token_weights.to(device),
+            weights_kind=self.weights_kind, embedding_digest=self.embedding_digest, params=self.params,
+        )
+
+    def dense_weights(self) -> torch.Tensor:
+        """w as a dense float64 [M, V] matrix (small vocabularies only: tests, laws)."""
+        if self.num_groups * self.vocab_size > 50_000_000:
+            raise InvalidArgumentError(
+                "groups", f"M={self.num_groups}, V={self.vocab_size}",
+                "dense_weights() is for small structures (M·V ≤ 5e7)",
+            )
+        w = torch.zeros(self.num_groups, self.vocab_size, dtype=torch.float64, device=self.device)
+        rows = torch.repeat_interleave(torch.arange(self.num_groups, device=self.device), self.sizes())
+        w[rows, self.group_members.long()] = self.group_weights
+        return w
+
+    def __repr__(self) -> str:
+        return (f"Groups(vocab_size={self.vocab_size}, num_groups={self.num_groups}, nnz={self.nnz}, "
+                f"max_group_size={self.max_group_size}, weights={self.weights_kind!r}, "
+                f"device={self.device}, nbytes={self.nbytes})")
+
+    # ------------------------------------------------------------------ checking
+    def validate(self) -> Groups:
+        """Check every invariant; return self, or raise :class:`InvalidArgumentError`.
+
+        Indices in range, both directions consistent, every token covered,
+        ``Σ_{k∈S(t)} w[k,t] = 1`` within :data:`WEIGHT_SUM_TOLERANCE`, weights
+        > 0, no duplicate member in a group. O(nnz log nnz).
+        """
+        gptr, tptr = _np(self.group_ptr), _np(self.token_ptr)
+        members, tgroups = _np(self.group_members).astype(np.int64), _np(self.token_groups).astype(np.int64)
+        gw, tw = _np(self.group_weights), _np(self.token_weights)
+        for name, ptr, n in (("group_ptr", gptr, members.size), ("token_ptr", tptr, members.size)):
+            if ptr[0] != 0 or ptr[-1] != n or np.any(np.diff(ptr) < 0):
+                raise InvalidArgumentError(name, ptr, f"must be non-decreasing offsets from 0 to nnz={n}")
+        if np.any(np.diff(gptr) == 0):
+            raise InvalidArgumentError("group_ptr", gptr, "every group must have at least one member")
+        if np.any(np.diff(tptr) == 0):
+            t = int(np.flatnonzero(np.diff(tptr) == 0)[0])
+            raise InvalidArgumentError("token_ptr", tptr, f"every token must belong to a group; token {t} does not")
+        if members.size and (members.min() < 0 or members.max() >= self.vocab_size):
+            raise InvalidArgumentError("group_members", members, f"ids must lie in [0, {self.vocab_size})")
+        if tgroups.size and (tgroups.min() < 0 or tgroups.max() >= self.num_groups):
+            raise InvalidArgumentError("token_groups", tgroups, f"ids must lie in [0, {self.num_groups})")
+        if not (np.all(np.isfinite(gw)) and np.all(gw > 0)):
+            raise InvalidArgumentError("group_weights", gw, "weights must be finite and > 0")
+        group_of = np.repeat(np.arange(self.num_groups), np.diff(gptr))
+        token_of = np.repeat(np.arange(self.vocab_size), np.diff(tptr))
+        fwd = np.lexsort((group_of, members))  # forward memberships ordered by (token, group)
+        if not (np.array_equal(members[fwd], token_of) and np.array_equal(group_of[fwd], tgroups)
+                and np.allclose(gw[fwd], tw, rtol=0, atol=1e-15)):
+            raise InvalidArgumentError("groups", self, "forward and reverse CSR directions disagree")
+        same = (np.diff(group_of) == 0) & (np.diff(members) <= 0)
+        if np.any(same):
+            k = int(group_of[1:][same][0])
+            raise InvalidArgumentError("group_members", members,
+                                       f"members of group {k} must be distinct and ascending")
+        sums = np.bincount(token_of, weights=tw, minlength=self.vocab_size)
+        worst = int(np.argmax(np.abs(sums - 1.0)))
+        if abs(sums[worst] - 1.0) > WEIGHT_SUM_TOLERANCE:
+            raise InvalidArgumentError(
+                "token_weights", tw,
+                f"weights of each token must sum to 1 within {WEIGHT_SUM_TOLERANCE:g}; "
+                f"token {worst} sums to {sums[worst]!r}",
+            )
+        return self
+
+    # ------------------------------------------------------------------ files
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the documented ``.npz`` format atomically (temp file + rename); return the path."""
+        path = Path(path)
+        arrays: dict[str, Any] = {
+            "format_version": np.int64(FORMAT_VERSION),
+            "vocab_size": np.int64(self.vocab_size),
+            "num_groups": np.int64(self.num_groups),
+            "group_ptr": _np(self.group_ptr),
+            "group_members": _np(self.group_members),
+            "token_ptr": _np(self.token_ptr),
+            "token_groups": _np(self.token_groups),
+            "weights_kind": np.str_(self.weights_kind),
+            "embedding_digest": np.str_(self.embedding_digest),
+            "params_json": np.str_(canonical_json(self.params)),
+        }
+        if self.weights_kind != "equal":
+            arrays["group_weights"] = _np(self.group_weights)
+            arrays["token_weights"] = _np(self.token_weights)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, **arrays)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        embedding_digest: str | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Groups:
+        """Read a file written by :meth:`save`.
+
+        When ``embedding_digest`` or ``params`` is given, the file must have
+        been built from that embedding and those parameters, else
+        :class:`GroupsCacheMismatchError` says what differs.
+        """
+        path = Path(path)
+        with np.load(path, allow_pickle=False) as data:
+            version = int(data["format_version"]) if "format_version" in data else -1
+            if version != FORMAT_VERSION:
+                raise InvalidArgumentError(
+                    "path", str(path), f"format_version={version}, this library reads {FORMAT_VERSION}"
+                )
+            file_digest = str(data["embedding_digest"])
+            file_params = json.loads(str(data["params_json"]))
+            if embedding_digest is not None and embedding_digest != file_digest:
+                raise GroupsCacheMismatchError(
+                    "path", str(path),
+                    f"was built from another embedding (sha256 {file_digest[:16]}…, given {embedding_digest[:16]}…)",
+                    "delete the file or point the cache elsewhere",
+                )
+            if params is not None:
+                wanted = json.loads(canonical_json(params))
+                if wanted != file_params:
+                    diff = sorted(k for k in set(wanted) | set(file_params) if wanted.get(k) != file_params.get(k))
+                    detail = ", ".join(f"{k}: file {file_params.get(k)!r} vs wanted {wanted.get(k)!r}" for k in diff)
+                    raise GroupsCacheMismatchError(
+                        "path", str(path), f"was built with other parameters ({detail})",
+                        "delete the file or point the cache elsewhere",
+                    )
+            members = torch.from_numpy(data["group_members"])
+            tgroups = torch.from_numpy(data["token_groups"])
+            token_ptr = torch.from_numpy(data["token_ptr"])
+            kind = str(data["weights_kind"])
+            if kind == "equal":
+                degrees = (token_ptr[1:] - token_ptr[:-1]).double()
+                token_weights = torch.repeat_interleave(1.0 / degrees, token_ptr[1:] - token_ptr[:-1])
+                group_weights = (1.0 / degrees)[members.long()]
+            else:
+                token_weights = torch.from_numpy(data["token_weights"])
+                group_weights = torch.from_numpy(data["group_weights"])
+            return cls(
+                vocab_size=int(data["vocab_size"]), num_groups=int(data["num_groups"]),
+                group_ptr=torch.from_numpy(data["group_ptr"]), group_members=members,
+                group_weights=group_weights, token_ptr=token_ptr, token_groups=tgroups,
+                token_weights=token_weights, weights_kind=kind, embedding_digest=file_digest,
+                params=file_params,
+            )
+
+
+def canonical_json(params: Mapping[str, Any]) -> str:
+    """Sorted, compact JSON; tuples become lists so a saved file compares equal."""
+    return json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)

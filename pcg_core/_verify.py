@@ -1,0 +1,256 @@
+"""PCG verification of drafted blocks (SPEC §3), batched over B and γ.
+
+Math follows the paper: q is the target, p the draft. For each drafted
+position i of row b, with x = draft_tokens[b, i]:
+
+1. K ~ w[·, x]                                  (so Pr(K = k) = P_c(k))
+2. accept  iff  u · P_c(K) < Q_c(K)             (Pr = min(1, Q_c(K)/P_c(K)))
+3. A = number of leading accepts; positions < A emit the drafts with label K.
+4. A < γ: position A emits (k, t) from the residual
+       R_c(k) ∝ [Q_c(k) − P_c(k)]_+ ,  t ~ q(t | k) = w[k,t] q(t) / Q_c(k)
+   by thinning (y ~ q, k ~ w[·, y], keep with prob [1 − P_c(k)/Q_c(k)]_+),
+   falling back to the exact residual after ``max_thinning_trials``.
+   A = γ: position γ emits the bonus token t ~ q_{γ+1}, label k ~ w[·, t].
+
+No loop runs over the vocabulary or the groups; the only Python loop is over
+thinning rounds (geometrically growing, a handful in expectation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from pcg_core._coarse import coarse_probs, group_masses, sample_in_groups
+from pcg_core._errors import InvalidArgumentError
+from pcg_core._groups import Groups
+from pcg_core._sampling import CategoricalTable, pick_groups, sample_categorical, uniforms
+from pcg_core._validation import check_groups, check_verify_inputs
+
+__all__ = ["DEFAULT_MAX_THINNING_TRIALS", "VerifyResult", "assemble_block", "verify"]
+
+#: Thinning proposals per rejected row before the exact residual takes over.
+DEFAULT_MAX_THINNING_TRIALS = 1024
+_FIRST_ROUND = 8
+
+
+@dataclass(frozen=True, eq=False)
+class VerifyResult:
+    """Output of one verification call (SPEC §5), unpackable as a 3-tuple.
+
+    Attributes
+    ----------
+    tokens : int64 [B, γ+1]
+        Emitted tokens, -1 after the block ends.
+    group_ids : int64 [B, γ+1] or None
+        Group label of each emitted token, -1 where none.
+    num_accepted : int64 [B]
+        Accepted drafts A (0..γ); A + 1 tokens are emitted.
+    thinning_trials : int64 [B]
+        Thinning proposals drawn for the row's residual (0 without a rejection).
+    exact_residual : bool [B]
+        The row's residual came from the exact sparse computation.
+    """
+
+    tokens: torch.Tensor
+    group_ids: torch.Tensor | None
+    num_accepted: torch.Tensor
+    thinning_trials: torch.Tensor
+    exact_residual: torch.Tensor
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.tokens, self.group_ids, self.num_accepted))
+
+
+def assemble_block(
+    draft_tokens: torch.Tensor,
+    draft_labels: torch.Tensor | None,
+    num_accepted: torch.Tensor,
+    final_tokens: torch.Tensor,
+    final_labels: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Padded [B, γ+1] outputs: drafts before A, the final token at A, -1 after."""
+    batch, gamma = draft_tokens.shape
+    rows = torch.arange(batch, device=draft_tokens.device)
+    keep = torch.arange(gamma, device=draft_tokens.device)[None, :] < num_accepted[:, None]
+
+    def pad(drafted: torch.Tensor, final: torch.Tensor) -> torch.Tensor:
+        out = torch.full((batch, gamma + 1), -1, dtype=torch.int64, device=draft_tokens.device)
+        out[:, :gamma] = torch.where(keep, drafted, -1)
+        out[rows, num_accepted] = final
+        return out
+
+    tokens = pad(draft_tokens, final_tokens)
+    if draft_labels is None or final_labels is None:
+        return tokens, None
+    return tokens, pad(draft_labels, final_labels)
+
+
+def _exact_residual(
+    target_rows: torch.Tensor, draft_rows: torch.Tensor, groups: Groups, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(token, group) from R_c and q(t | k), rows [n, V]; O(nnz) per row.
+
+    Where R_c ≡ 0 (Q_c = P_c, reachable only through rounding since a
+    rejection needs Q_c(K) < P_c(K)), draw the group from Q_c instead.
+    """
+    coarse_target = coarse_probs(target_rows, groups)
+    residual = (coarse_target - coarse_probs(draft_rows, groups)).clamp_min(0.0)
+    degenerate = residual.sum(-1, keepdim=True) <= 0
+    masses = torch.where(degenerate, coarse_target, residual)
+    u = uniforms((target_rows.shape[0], 2), generator, target_rows.device)
+    labels = sample_categorical(masses, u[:, :1])[:, 0]
+    return sample_in_groups(target_rows, groups, labels, u[:, 1]), labels
+
+
+def _thinning_residual(
+    target_rows: torch.Tensor,
+    draft_rows: torch.Tensor,
+    groups: Groups,
+    generator: torch.Generator,
+    max_trials: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The paper's residual by thinning, rows [n, V].
+
+    Each trial: y ~ q, k ~ w[·, y], keep iff u · Q_c(k) < Q_c(k) − P_c(k).
+    A kept trial has law R_c(k) q(t | k); trials are i.i.d., so the first kept
+    one has that law, and rows with no kept trial after ``max_trials`` take an
+    independent exact draw, which has it too: the mixture is never biased.
+
+    Returns (tokens [n], labels [n], trials [n], exact [n] bool).
+    """
+    n, device = target_rows.shape[0], target_rows.device
+    tokens = torch.full((n,), -1, dtype=torch.int64, device=device)
+    labels = torch.full((n,), -1, dtype=torch.int64, device=device)
+    trials = torch.zeros(n, dtype=torch.int64, device=device)
+    pending = torch.arange(n, device=device)
+    table = CategoricalTable.from_masses(target_rows)
+    chunk = _FIRST_ROUND
+    while pending.numel() and int(trials[pending[0]]) < max_trials:
+        chunk = min(chunk, max_trials - int(trials[pending[0]]))
+        u = uniforms((pending.numel(), chunk, 3), generator, device)
+        sub = CategoricalTable(table.cum[pending], table.last_positive[pending])
+        proposals = sub.sample(u[..., 0])  # y ~ q           [n_p, chunk]
+        proposal_groups = pick_groups(groups, proposals.reshape(-1), u[..., 1].reshape(-1)).reshape(proposals.shape)
+        coarse_t = group_masses(target_rows[pending], groups, proposal_groups)
+        coarse_d = group_masses(draft_rows[pending], groups, proposal_groups)
+        kept = u[..., 2] * coarse_t < coarse_t - coarse_d  # [n_p, chunk]
+        done = kept.any(1)
+        first = kept.to(torch.int8).argmax(1)
+        trials[pending] += torch.where(done, first + 1, chunk)
+        hit = pending[done]
+        tokens[hit] = proposals[done, first[done]]
+        labels[hit] = proposal_groups[done, first[done]]
+        pending = pending[~done]
+        chunk *= 2
+    exact = torch.zeros(n, dtype=torch.bool, device=device)
+    if pending.numel():
+        exact[pending] = True
+        tokens[pending], labels[pending] = _exact_residual(target_rows[pending], draft_rows[pending], groups, generator)
+    return tokens, labels, trials, exact
+
+
+def verify(
+    draft_tokens: torch.Tensor,
+    draft_probs: torch.Tensor,
+    target_probs: torch.Tensor,
+    groups: Groups,
+    *,
+    generator: torch.Generator,
+    residual: str = "thinning",
+    max_thinning_trials: int = DEFAULT_MAX_THINNING_TRIALS,
+    check_inputs: bool = True,
+) -> VerifyResult:
+    """Verify drafted blocks with PCG (group-exact acceptance).
+
+    Parameters
+    ----------
+    draft_tokens : int64 [B, γ]
+        ``draft_tokens[b, i] ~ draft_probs[b, i]``.
+    draft_probs : float [B, γ, V]
+        p for each drafted position (float64, float32, float16 or bfloat16).
+    target_probs : float [B, γ+1, V]
+        q for each drafted position and the bonus position.
+    groups : Groups
+        Built for V ids, on the probabilities' device.
+    generator : torch.Generator
+        The only source of randomness.
+    residual : {"thinning", "exact"}
+        How a rejected position draws its replacement; both have the same law.
+    max_thinning_trials : int
+        Proposals per rejected row before falling back to the exact residual.
+    check_inputs : bool
+        ``False`` skips the O(B·γ·V) value checks (finite, ≥ 0, rows sum to 1);
+        shapes, ranges and draft-token probabilities are always checked.
+
+    Returns
+    -------
+    VerifyResult
+        ``tokens``, ``group_ids``, ``num_accepted`` (+ thinning diagnostics).
+
+    Guarantee: conditional on reaching position i, the emitted group label has
+    law exactly Q_c (SPEC §4); the joint law of (accepted, group, token) is
+    the reference law of SPEC §4. Complexity per row O(γ·(max N(t) + |G_K|))
+    for acceptance plus one O(V) table of q at the final position.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from pcg_core import groups_from_labels, verify
+    >>> groups = groups_from_labels(torch.tensor([0, 0, 1, 1]))
+    >>> draft = torch.tensor([[[0.4, 0.1, 0.25, 0.25]]], dtype=torch.float64)
+    >>> target = torch.tensor([[0.1, 0.4, 0.25, 0.25]] * 2, dtype=torch.float64)[None]
+    >>> out = verify(torch.tensor([[0]]), draft, target, groups, generator=torch.Generator().manual_seed(0))
+    >>> int(out.num_accepted[0])  # the group {0, 1} has the same mass under p and q
+    1
+    """
+    batch, gamma, vocab = check_verify_inputs(
+        draft_tokens, draft_probs, target_probs, generator, full=check_inputs
+    )
+    device = draft_probs.device
+    check_groups(groups, vocab, device)
+    if residual not in ("thinning", "exact"):
+        raise InvalidArgumentError("residual", residual, "must be 'thinning' or 'exact'")
+    if not isinstance(max_thinning_trials, int) or isinstance(max_thinning_trials, bool) or max_thinning_trials < 0:
+        raise InvalidArgumentError("max_thinning_trials", max_thinning_trials, "must be an int >= 0")
+
+    u = uniforms((batch, gamma, 2), generator, device)
+    # K ~ w[·, x] and the two coarse masses of K at every drafted position.   [B, γ]
+    labels = pick_groups(groups, draft_tokens.reshape(-1), u[..., 0].reshape(-1)).reshape(batch, gamma)
+    coarse_draft = group_masses(draft_probs.reshape(-1, vocab), groups, labels.reshape(-1, 1)).reshape(batch, gamma)
+    coarse_target = group_masses(
+        target_probs[:, :gamma].reshape(-1, vocab), groups, labels.reshape(-1, 1)
+    ).reshape(batch, gamma)
+    # u < Q/P without dividing: Q_c(K) = 0 can never be accepted.
+    accepted = u[..., 1] * coarse_draft < coarse_target
+    num_accepted = accepted.to(torch.int64).cumprod(1).sum(1)  # [B]
+
+    rows = torch.arange(batch, device=device)
+    final_target = target_probs[rows, num_accepted]  # q at position A: residual or bonus   [B, V]
+    final_tokens = torch.empty(batch, dtype=torch.int64, device=device)
+    final_labels = torch.empty(batch, dtype=torch.int64, device=device)
+    trials = torch.zeros(batch, dtype=torch.int64, device=device)
+    exact = torch.zeros(batch, dtype=torch.bool, device=device)
+
+    bonus = (num_accepted == gamma).nonzero().squeeze(1)
+    if bonus.numel():
+        ub = uniforms((bonus.numel(), 2), generator, device)
+        final_tokens[bonus] = sample_categorical(final_target[bonus], ub[:, :1])[:, 0]
+        final_labels[bonus] = pick_groups(groups, final_tokens[bonus], ub[:, 1])
+
+    rejected = (num_accepted < gamma).nonzero().squeeze(1)
+    if rejected.numel():
+        target_rows = final_target[rejected]
+        draft_rows = draft_probs[rejected, num_accepted[rejected]]
+        if residual == "exact":
+            final_tokens[rejected], final_labels[rejected] = _exact_residual(target_rows, draft_rows, groups, generator)
+            exact[rejected] = True
+        else:
+            tok, lab, used, ex = _thinning_residual(target_rows, draft_rows, groups, generator, max_thinning_trials)
+            final_tokens[rejected], final_labels[rejected], trials[rejected], exact[rejected] = tok, lab, used, ex
+
+    tokens, group_ids = assemble_block(draft_tokens, labels, num_accepted, final_tokens, final_labels)
+    return VerifyResult(tokens, group_ids, num_accepted, trials, exact)
