@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +50,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from pcg_core._atomic import atomic_writer
 from pcg_core._errors import GroupsCacheMismatchError, InvalidArgumentError
 
 __all__ = ["FORMAT_VERSION", "WEIGHT_SUM_TOLERANCE", "Groups"]
@@ -340,17 +340,8 @@ class Groups:
         if self.weights_kind != "equal":
             arrays["group_weights"] = _np(self.group_weights)
             arrays["token_weights"] = _np(self.token_weights)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **arrays)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_writer(path, "wb") as handle:
+            np.savez(handle, **arrays)
         return path
 
     @classmethod
