@@ -1,0 +1,3 @@
+"""pcg_verify: the calibrated statistical gate for PCG ports."""
+
+__all__: list[str] = []
