@@ -1,0 +1,456 @@
+"""Goodness of fit of observed counts to a categorical law over its full support.
+
+The law is given over *every* category, including those never observed, so a
+sampler that never emits a likely category fails, and one that emits a category
+of probability 0 fails outright (statistic ``inf``, p-value 0).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special, stats
+
+from pcg_core._errors import InvalidArgumentError
+from pcg_verify import _stats_common as common
+from pcg_verify._stats_common import FloatArray, IntArray
+from pcg_verify._stats_results import GoodnessOfFitResult, StatisticalAssertionError
+
+__all__ = [
+    "DEFAULT_MONTE_CARLO_SAMPLES",
+    "assert_categorical",
+    "check_categorical",
+    "min_detectable_discrepancy_for_categorical",
+    "min_samples_for_categorical",
+]
+
+#: Simulations used when the Monte Carlo p-value is selected automatically.
+DEFAULT_MONTE_CARLO_SAMPLES = 20_000
+
+_METHODS = ("g", "chi2")
+_N_DEVIATIONS = 5
+# Simulated count vectors are generated in chunks of about this many entries (R_chunk × K).
+_MONTE_CARLO_CHUNK_ENTRIES = 1 << 21
+# A simulated statistic within this relative distance of the observed one counts as a
+# tie (>=): rounding may split exact ties, and counting them keeps the p-value conservative.
+_TIE_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class _Arguments:
+    counts: IntArray  # [K]
+    law: FloatArray  # [K], sums to 1
+    n_samples: int
+    method: str
+    min_expected: float
+    monte_carlo_samples: int | None
+    seed: int | None
+
+
+def _validate_check(
+    counts: object,
+    probs: object,
+    method: object,
+    min_expected: object,
+    monte_carlo_samples: object,
+    seed: object,
+) -> _Arguments:
+    count_array = common.count_vector("counts", counts)
+    law = common.prob_vector("probs", probs, length=count_array.size, length_name="counts")
+    n_samples = common.total("counts", count_array, counts)
+    method_name = common.choice("method", method, _METHODS)
+    threshold = common.real("min_expected", min_expected)
+    if not (math.isfinite(threshold) and threshold >= 0.0):
+        raise InvalidArgumentError("min_expected", min_expected, "must be a finite number >= 0")
+    samples = (
+        None
+        if monte_carlo_samples is None
+        else common.integer("monte_carlo_samples", monte_carlo_samples, minimum=1)
+    )
+    seed_value = None if seed is None else common.integer("seed", seed, minimum=0)
+    if samples is not None and seed_value is None:
+        raise InvalidArgumentError(
+            "seed", seed, "is required when monte_carlo_samples is given", hint="pass an integer seed"
+        )
+    return _Arguments(count_array, law, n_samples, method_name, threshold, samples, seed_value)
+
+
+def _divergence(observed: FloatArray, expected: FloatArray, method: str) -> FloatArray:
+    """G = 2 Σ O ln(O/E) or X² = Σ (O - E)² / E along the last axis.
+
+    ``observed`` has shape [..., C]; ``expected`` has shape [C], all positive.
+    Cells with O = 0 contribute 0 to G.
+    """
+    if method == "g":
+        statistic: FloatArray = 2.0 * np.sum(special.xlogy(observed, observed / expected), axis=-1)
+    else:
+        statistic = np.sum((observed - expected) ** 2 / expected, axis=-1)
+    return statistic
+
+
+@dataclass(frozen=True)
+class _Cells:
+    observed: FloatArray  # [C]
+    expected: FloatArray  # [C]
+    n_pooled: int  # categories merged into cell 0; 0 when nothing was pooled
+
+
+def _pool(observed: FloatArray, expected: FloatArray, min_expected: float) -> _Cells:
+    """Merge the cells whose expected count is below ``min_expected`` into one.
+
+    Cells are sorted by expected count (smallest first, ties by index); all cells
+    below the threshold form the pooled cell, which then absorbs the next
+    smallest cells while its own expected count is still below the threshold.
+    Input and output shapes: [S] -> [C] with C <= S.
+    """
+    order = np.argsort(expected, kind="stable")
+    sorted_expected = expected[order]
+    n_pooled = int(np.count_nonzero(sorted_expected < min_expected))
+    if n_pooled == 0:
+        return _Cells(observed, expected, 0)
+    pooled_mass = np.cumsum(sorted_expected)
+    while n_pooled < order.size and pooled_mass[n_pooled - 1] < min_expected:
+        n_pooled += 1
+    head, tail = order[:n_pooled], order[n_pooled:]
+    return _Cells(
+        np.concatenate(([observed[head].sum()], observed[tail])),
+        np.concatenate(([expected[head].sum()], expected[tail])),
+        n_pooled,
+    )
+
+
+def _largest_deviations(counts: IntArray, expected: FloatArray) -> tuple[tuple[int, int, float], ...]:
+    """Up to five (category, observed, expected) with the largest |O - E| / sqrt(E)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = np.abs(counts - expected) / np.sqrt(expected)
+    score = np.where(expected > 0.0, score, np.where(counts > 0, np.inf, 0.0))
+    order = np.lexsort((np.arange(counts.size), -score))[:_N_DEVIATIONS]
+    return tuple((int(index), int(counts[index]), float(expected[index])) for index in order)
+
+
+def _monte_carlo_pvalue(
+    statistic: float,
+    n_samples: int,
+    law: FloatArray,
+    expected: FloatArray,
+    method: str,
+    monte_carlo_samples: int,
+    seed: int,
+) -> float:
+    """(1 + #{simulated >= observed}) / (1 + R) over R multinomial(n, law) draws.
+
+    ``law`` and ``expected`` are restricted to the support, shape [S]. Valid
+    (never anti-conservative) for any n because the observed vector is
+    exchangeable with the simulated ones under the null.
+    """
+    rng = np.random.default_rng(seed)
+    chunk = max(1, _MONTE_CARLO_CHUNK_ENTRIES // law.size)
+    threshold = statistic - _TIE_TOLERANCE * max(1.0, abs(statistic))
+    exceed = 0
+    done = 0
+    while done < monte_carlo_samples:
+        size = min(chunk, monte_carlo_samples - done)
+        simulated = rng.multinomial(n_samples, law, size=size).astype(np.float64)  # [size, S]
+        exceed += int(np.count_nonzero(_divergence(simulated, expected, method) >= threshold))
+        done += size
+    return (1 + exceed) / (1 + monte_carlo_samples)
+
+
+def check_categorical(
+    counts: object,
+    probs: object,
+    *,
+    method: str = "g",
+    min_expected: float = 5.0,
+    monte_carlo_samples: int | None = None,
+    seed: int | None = None,
+) -> GoodnessOfFitResult:
+    """Test observed category counts against a law given over its full support.
+
+    Parameters
+    ----------
+    counts : array_like of int, shape [K]
+        How often each category was observed; ``n = counts.sum() >= 1``.
+    probs : array_like of float, shape [K]
+        The law, over *every* category (zeros allowed); nonnegative, finite,
+        summing to 1 within ``1e-9``.
+    method : {"g", "chi2"}
+        G test (likelihood ratio) or Pearson's chi-square.
+    min_expected : float
+        Cells with expected count ``n * probs[k] < min_expected`` are pooled
+        into one cell (see Notes).
+    monte_carlo_samples : int, optional
+        Force a Monte Carlo p-value with this many simulated experiments.
+    seed : int, optional
+        Seed of :func:`numpy.random.default_rng` for the Monte Carlo p-value;
+        required whenever that p-value is computed.
+
+    Returns
+    -------
+    GoodnessOfFitResult
+
+    Notes
+    -----
+    * A positive count on a category of probability 0 is impossible under the
+      law: ``statistic = inf`` and ``pvalue = 0.0``, and the category is listed
+      in ``impossible_categories``.
+    * Categories of probability 0 are not cells of the test. The others (the
+      support, S categories) are pooled: sorted by expected count, every cell
+      below ``min_expected`` joins one pooled cell, which absorbs the next
+      smallest cells while it is still below ``min_expected``. The p-value is
+      ``chi2.sf(statistic, dof)`` with ``dof = cells - 1`` (1.0 when dof = 0).
+    * Monte Carlo rule: the p-value is Monte Carlo when ``monte_carlo_samples``
+      is given, or automatically (with :data:`DEFAULT_MONTE_CARLO_SAMPLES`
+      simulations) when the support has at least two categories but pooling
+      leaves a single cell, i.e. when the counts are too few to form two cells
+      of expected count ``>= min_expected``. The statistic is then the unpooled
+      one over the support and ``pvalue = (1 + #{simulated >= observed}) / (1 + R)``
+      (ties within a relative ``1e-9`` count as ``>=``), which is valid for any n.
+
+    Complexity: O(K log K), plus O(R K) for a Monte Carlo p-value.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pcg_verify.stats import check_categorical
+    >>> law = np.array([0.2, 0.3, 0.5, 0.0])
+    >>> counts = np.random.default_rng(0).multinomial(1000, law)
+    >>> result = check_categorical(counts, law)
+    >>> result.dof, result.passed(1e-3)
+    (2, True)
+    >>> check_categorical([1, 2, 3, 1], law).pvalue  # category 3 has probability 0
+    0.0
+    """
+    args = _validate_check(counts, probs, method, min_expected, monte_carlo_samples, seed)
+    expected_all = args.n_samples * args.law  # [K]
+    support = args.law > 0.0
+    impossible = np.flatnonzero(~support & (args.counts > 0))
+    observed = args.counts[support].astype(np.float64)  # [S]
+    expected = expected_all[support]  # [S]
+    cells = _pool(observed, expected, args.min_expected)
+    auto_monte_carlo = expected.size >= 2 and cells.observed.size < 2
+    samples = args.monte_carlo_samples
+    if samples is None and auto_monte_carlo:
+        samples = DEFAULT_MONTE_CARLO_SAMPLES
+    seed_used: int | None = None
+    if impossible.size > 0:
+        statistic, pvalue, samples = math.inf, 0.0, None
+        n_cells, n_pooled = cells.observed.size, cells.n_pooled
+    elif samples is not None:
+        if args.seed is None:
+            raise InvalidArgumentError(
+                "seed",
+                seed,
+                "is required: pooling leaves a single cell, so the p-value is Monte Carlo",
+                hint=f"n={args.n_samples} is too few for two cells of expected count >= {args.min_expected}",
+            )
+        seed_used = args.seed
+        statistic = float(_divergence(observed, expected, args.method))
+        support_law = args.law[support] / args.law[support].sum()
+        pvalue = _monte_carlo_pvalue(
+            statistic, args.n_samples, support_law, expected, args.method, samples, args.seed
+        )
+        n_cells, n_pooled = expected.size, 0
+    else:
+        statistic = float(_divergence(cells.observed, cells.expected, args.method))
+        n_cells, n_pooled = cells.observed.size, cells.n_pooled
+        pvalue = float(stats.chi2.sf(statistic, n_cells - 1)) if n_cells > 1 else 1.0
+    return GoodnessOfFitResult(
+        statistic=statistic,
+        pvalue=min(1.0, max(0.0, pvalue)),
+        method=args.method,
+        dof=n_cells - 1,
+        n_samples=args.n_samples,
+        n_cells=n_cells,
+        n_pooled_cells=n_pooled,
+        min_expected=args.min_expected,
+        impossible_categories=tuple(int(index) for index in impossible),
+        largest_deviations=_largest_deviations(args.counts, expected_all),
+        monte_carlo_samples=samples,
+        seed=seed_used,
+    )
+
+
+def assert_categorical(
+    counts: object,
+    probs: object,
+    *,
+    false_positive_rate: float,
+    method: str = "g",
+    min_expected: float = 5.0,
+    monte_carlo_samples: int | None = None,
+    seed: int | None = None,
+    reproduce: str | None = None,
+    what: str = "sample frequencies",
+) -> GoodnessOfFitResult:
+    """Raise unless the counts are consistent with the law; see :func:`check_categorical`.
+
+    Parameters
+    ----------
+    counts, probs, method, min_expected, monte_carlo_samples, seed
+        As in :func:`check_categorical`.
+    false_positive_rate : float
+        Level of the test: a correct sampler fails with at most this probability.
+    reproduce : str, optional
+        Command that replays the failure, quoted at the end of the message.
+    what : str
+        What the counts are, for the message.
+
+    Returns
+    -------
+    GoodnessOfFitResult
+        The result, when the test passes.
+
+    Raises
+    ------
+    StatisticalAssertionError
+        When ``pvalue <= false_positive_rate``.
+    InvalidArgumentError
+        When the p-value is Monte Carlo and its smallest possible value
+        ``1 / (1 + R)`` exceeds ``false_positive_rate``: such a test could
+        never reject, so it would wave every bug through.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pcg_verify.stats import assert_categorical
+    >>> law = [0.25, 0.25, 0.5]
+    >>> counts = np.random.default_rng(1).multinomial(4000, law)
+    >>> assert_categorical(counts, law, false_positive_rate=1e-6).passed(1e-6)
+    True
+    """
+    alpha = common.rate("false_positive_rate", false_positive_rate)
+    common.text("what", what, optional=False)
+    common.text("reproduce", reproduce, optional=True)
+    result = check_categorical(
+        counts,
+        probs,
+        method=method,
+        min_expected=min_expected,
+        monte_carlo_samples=monte_carlo_samples,
+        seed=seed,
+    )
+    if result.monte_carlo_samples is not None and 1.0 / (1 + result.monte_carlo_samples) > alpha:
+        raise InvalidArgumentError(
+            "monte_carlo_samples",
+            result.monte_carlo_samples,
+            f"a Monte Carlo p-value cannot fall to false_positive_rate={alpha!r}",
+            hint=f"simulate at least {math.ceil(1.0 / alpha)} experiments or collect more samples",
+        )
+    if not result.passed(alpha):
+        raise StatisticalAssertionError.from_result(
+            result, what=what, reproduce=reproduce, false_positive_rate=alpha
+        )
+    return result
+
+
+def _sizing_arguments(
+    false_positive_rate: object, false_negative_rate: object, n_cells: object
+) -> tuple[float, float, int]:
+    alpha, beta = common.error_rates(false_positive_rate, false_negative_rate)
+    dof = common.integer("n_cells", n_cells, minimum=2) - 1
+    return alpha, beta, dof
+
+
+def _detects(n_samples: int, discrepancy: float, critical: float, dof: int, beta: float) -> bool:
+    """Asymptotic power >= 1 - beta against noncentrality λ = 4 n ε² (worst case at TV = ε)."""
+    type_ii = float(special.chndtr(critical, dof, 4.0 * n_samples * discrepancy * discrepancy))
+    return type_ii <= beta
+
+
+def min_samples_for_categorical(
+    min_discrepancy: float,
+    false_positive_rate: float,
+    false_negative_rate: float,
+    *,
+    n_cells: int,
+) -> int:
+    """Samples the G / chi-square test needs to detect a law at TV distance ``min_discrepancy``.
+
+    Returns the smallest n such that the test at level ``false_positive_rate``
+    rejects with probability ``>= 1 - false_negative_rate`` every alternative
+    whose total-variation distance from the null law is ``>= min_discrepancy``.
+
+    Parameters
+    ----------
+    min_discrepancy : float
+        TV distance ε in (0, 1].
+    false_positive_rate, false_negative_rate : float
+        Error rates in (0, 1) with sum below 1.
+    n_cells : int
+        Categories of the test (the support of the law), at least 2.
+
+    Returns
+    -------
+    int
+
+    Notes
+    -----
+    Under an alternative p1 the statistic is asymptotically noncentral
+    chi-square with ``dof = n_cells - 1`` and noncentrality
+    ``λ = n Σ (p1 - p0)² / p0``. By Cauchy–Schwarz,
+    ``Σ (p1 - p0)² / p0 >= (Σ |p1 - p0|)² = 4 TV²``, so ``λ >= 4 n ε²`` and the
+    power is smallest at ``λ = 4 n ε²`` (attained when ``|p1 - p0| / p0`` is
+    constant). The answer is asymptotic and assumes no pooling; the power is
+    monotone in n, so n is found by doubling then bisection.
+
+    Examples
+    --------
+    >>> from pcg_verify.stats import min_samples_for_categorical
+    >>> min_samples_for_categorical(0.05, 1e-3, 1e-2, n_cells=10)
+    4823
+    """
+    epsilon = common.real("min_discrepancy", min_discrepancy)
+    if not 0.0 < epsilon <= 1.0:
+        raise InvalidArgumentError("min_discrepancy", min_discrepancy, "must lie in (0, 1]")
+    alpha, beta, dof = _sizing_arguments(false_positive_rate, false_negative_rate, n_cells)
+    critical = float(stats.chi2.isf(alpha, dof))
+    high = 1
+    while not _detects(high, epsilon, critical, dof, beta):
+        high *= 2
+    low = high // 2  # does not detect (or is 0)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _detects(middle, epsilon, critical, dof, beta):
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def min_detectable_discrepancy_for_categorical(
+    n_samples: int,
+    false_positive_rate: float,
+    false_negative_rate: float,
+    *,
+    n_cells: int,
+) -> float:
+    """Smallest TV distance that n samples detect; inverse of :func:`min_samples_for_categorical`.
+
+    Returns the smallest float ε such that the asymptotic power at
+    ``λ = 4 n ε²`` is at least ``1 - false_negative_rate`` (same assumptions as
+    :func:`min_samples_for_categorical`), or ``inf`` when not even ε = 1
+    qualifies. ``min_detectable_discrepancy_for_categorical(min_samples_for_categorical(ε, ...), ...) <= ε``.
+
+    Examples
+    --------
+    >>> from pcg_verify.stats import min_detectable_discrepancy_for_categorical
+    >>> round(min_detectable_discrepancy_for_categorical(4823, 1e-3, 1e-2, n_cells=10), 4)
+    0.05
+    """
+    n = common.integer("n_samples", n_samples, minimum=1)
+    alpha, beta, dof = _sizing_arguments(false_positive_rate, false_negative_rate, n_cells)
+    critical = float(stats.chi2.isf(alpha, dof))
+    if not _detects(n, 1.0, critical, dof, beta):
+        return math.inf
+    low, high = 0.0, 1.0
+    while True:  # bisection down to adjacent floats
+        middle = 0.5 * (low + high)
+        if not low < middle < high:
+            return high
+        if _detects(n, middle, critical, dof, beta):
+            high = middle
+        else:
+            low = middle
