@@ -1,0 +1,265 @@
+"""Running a port on a case: draft tokens, port calls, hard structural checks, counts.
+
+Math follows the paper: q is the target, p the draft. The gate, not the port,
+draws the draft tokens: ``draft_tokens[b, i] ~ p_{b,i}`` independently, so the
+per-position laws of SPEC §4 hold conditionally on reaching each position.
+
+Replicates of the case's B rows are stacked row-major (batch row j is case row
+``j % B``), so every port call sees a mixed batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from pcg_verify.laws import BlockLaw, block_law
+from pcg_verify.ports import PortOutput, PortProtocolError, call_port
+from pcg_verify.strategies import Case
+
+__all__ = ["Observations", "RowCounts", "observe", "row_laws"]
+
+#: Largest batch handed to a port in one call, and the most probability entries
+#: (rows · (2γ+1) · V) one call may hold: 2^24 float64 = 128 MB.
+CHUNK_ROWS = 16384
+CHUNK_ENTRIES = 1 << 24
+#: Structural violations kept verbatim per experiment (the count is always exact).
+MAX_EXAMPLES = 5
+
+
+@dataclass
+class RowCounts:
+    """Counts for one case row over all its replicates.
+
+    accepted_length [γ+1]; labels [γ+1, M] (None when the port reports none);
+    joint [γ, 2·C] cells (accepted?, membership) — C = nnz with labels, V
+    without; bonus_joint [C] at position γ; tokens [γ+1, V].
+    """
+
+    accepted_length: np.ndarray[Any, Any]
+    labels: np.ndarray[Any, Any] | None
+    joint: np.ndarray[Any, Any]
+    bonus_joint: np.ndarray[Any, Any]
+    tokens: np.ndarray[Any, Any]
+
+
+@dataclass
+class Observations:
+    """What one experiment saw: counts per row and hard structural violations."""
+
+    case: Case
+    samples_per_row: int
+    has_labels: bool
+    rows: list[RowCounts]
+    violations: list[str] = field(default_factory=list)
+    violation_count: int = 0
+
+    def add_violation(self, count: int, message: str) -> None:
+        self.violation_count += count
+        if len(self.violations) < MAX_EXAMPLES:
+            self.violations.append(message)
+
+
+def row_laws(case: Case) -> list[BlockLaw]:
+    """The exact block law of every row of ``case``."""
+    return [block_law(case.draft_probs[b], case.target_probs[b], case.groups) for b in range(case.batch)]
+
+
+def _draw(rng: np.random.Generator, probs: np.ndarray[Any, Any], n: int) -> np.ndarray[Any, Any]:
+    """n i.i.d. draws from ``probs`` [V]; a zero-probability id is never drawn."""
+    cum = np.cumsum(probs)
+    idx = np.searchsorted(cum, rng.random(n) * cum[-1], side="right")
+    out: np.ndarray[Any, Any] = np.minimum(idx, int(np.flatnonzero(probs > 0)[-1]))
+    return out
+
+
+def draft_tokens_for(case: Case, replicates: int, rng: np.random.Generator) -> torch.Tensor:
+    """int64 [replicates·B, γ]: row j drafts from case row j % B."""
+    draft = case.draft_probs.numpy()
+    out = np.empty((replicates, case.batch, case.gamma), dtype=np.int64)
+    for b in range(case.batch):
+        for i in range(case.gamma):
+            out[:, b, i] = _draw(rng, draft[b, i], replicates)
+    return torch.from_numpy(out.reshape(replicates * case.batch, case.gamma))
+
+
+class _Checker:
+    """Hard structural assertions and counting for one case (SPEC §5 outputs)."""
+
+    def __init__(self, case: Case, laws: list[BlockLaw], has_labels: bool) -> None:
+        groups = case.groups
+        self.case, self.has_labels = case, has_labels
+        self.vocab, self.num_groups, self.gamma = groups.vocab_size, groups.num_groups, case.gamma
+        sizes = groups.sizes().numpy()
+        members = groups.group_members.numpy().astype(np.int64)
+        # (k, t) ↦ k·V + t is ascending in forward CSR order, so a membership is found by bisection.
+        self.keys = np.repeat(np.arange(self.num_groups, dtype=np.int64), sizes) * self.vocab + members
+        self.cells = groups.nnz if has_labels else self.vocab
+        # possible[b, i, t]: token t has positive probability at position i of row b.
+        self.possible_tokens = np.stack([
+            np.stack([law.positions[i].token_law() > 0 for i in range(case.gamma)] + [law.bonus_token > 0])
+            for law in laws
+        ])
+        self.possible_labels = np.stack([
+            np.stack([law.group_law(i) > 0 for i in range(case.gamma + 1)]) for law in laws
+        ])
+
+    def membership(self, labels: np.ndarray[Any, Any], tokens: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """Forward-CSR index of each (group, token) pair, -1 where the token is not a member."""
+        key = labels * self.vocab + tokens
+        idx = np.minimum(np.searchsorted(self.keys, key), self.keys.size - 1)
+        return np.where(self.keys[idx] == key, idx, -1)
+
+    def empty_counts(self) -> RowCounts:
+        g, m, v, c = self.gamma, self.num_groups, self.vocab, self.cells
+        return RowCounts(
+            accepted_length=np.zeros(g + 1, np.int64),
+            labels=np.zeros((g + 1, m), np.int64) if self.has_labels else None,
+            joint=np.zeros((g, 2 * c), np.int64),
+            bonus_joint=np.zeros(c, np.int64),
+            tokens=np.zeros((g + 1, v), np.int64),
+        )
+
+    def check(self, out: PortOutput, drafts: torch.Tensor, obs: Observations) -> bool:
+        """Record violations; return True when the output can be counted."""
+        g, batch = self.gamma, self.case.batch
+        tokens, accepted = out.tokens.numpy(), out.num_accepted.numpy()
+        bad = (accepted < 0) | (accepted > g)
+        if bad.any():
+            j = int(np.flatnonzero(bad)[0])
+            obs.add_violation(int(bad.sum()), f"num_accepted[{j}]={int(accepted[j])} outside [0, γ={g}]")
+            return False
+        pos = np.arange(g + 1)[None, :]
+        a = accepted[:, None]
+        after = tokens[pos > a] if g else tokens[:0]
+        if (after != -1).any():
+            obs.add_violation(int((after != -1).sum()), "tokens after the end of the block are not -1 "
+                              f"(found {int(after[after != -1][0])})")
+        drafts_np = drafts.numpy()
+        mismatch = (tokens[:, :g] != drafts_np) & (pos[:, :g] < a)
+        if mismatch.any():
+            j, i = (int(v) for v in np.argwhere(mismatch)[0])
+            obs.add_violation(int(mismatch.sum()), f"row {j}: accepted position {i} emits {int(tokens[j, i])}, "
+                              f"not the draft token {int(drafts_np[j, i])}")
+        rows = np.arange(tokens.shape[0])
+        final = tokens[rows, accepted]
+        if ((final < 0) | (final >= self.vocab)).any():
+            j = int(np.flatnonzero((final < 0) | (final >= self.vocab))[0])
+            obs.add_violation(1, f"row {j}: emitted token {int(final[j])} at position {int(accepted[j])} "
+                              f"outside [0, V={self.vocab})")
+            return False
+        case_row = rows % batch
+        emitted = pos <= a
+        safe_tokens = np.where(emitted, tokens, 0)
+        impossible = emitted & ~self.possible_tokens[case_row[:, None], pos, safe_tokens]
+        if impossible.any():
+            j, i = (int(v) for v in np.argwhere(impossible)[0])
+            obs.add_violation(int(impossible.sum()), f"row {j} position {i}: emitted token {int(tokens[j, i])} "
+                              "has probability 0 under the law")
+        if out.group_ids is None:
+            return obs.violation_count == 0
+        labels = out.group_ids.numpy()
+        if (labels[~emitted] != -1).any():
+            obs.add_violation(int((labels[~emitted] != -1).sum()), "group_ids after the end of the block are not -1")
+        emitted_labels = labels[emitted]
+        out_of_range = (emitted_labels < 0) | (emitted_labels >= self.num_groups)
+        if out_of_range.any():
+            obs.add_violation(1, f"an emitted group id lies outside [0, M={self.num_groups}) "
+                              f"(found {int(emitted_labels[out_of_range][0])})")
+            return False
+        safe_labels = np.where(emitted, labels, 0)
+        outside = emitted & (self.membership(safe_labels, safe_tokens) < 0)
+        if outside.any():
+            j, i = (int(v) for v in np.argwhere(outside)[0])
+            obs.add_violation(int(outside.sum()), f"row {j} position {i}: token {int(tokens[j, i])} is not a "
+                              f"member of its emitted group {int(labels[j, i])}")
+        impossible = emitted & ~self.possible_labels[case_row[:, None], pos, safe_labels]
+        if impossible.any():
+            j, i = (int(v) for v in np.argwhere(impossible)[0])
+            obs.add_violation(int(impossible.sum()), f"row {j} position {i}: emitted group {int(labels[j, i])} "
+                              "has probability 0 under Q_c")
+        return obs.violation_count == 0
+
+    def count(self, out: PortOutput, obs: Observations) -> None:
+        g, batch, c = self.gamma, self.case.batch, self.cells
+        tokens, accepted = out.tokens.numpy(), out.num_accepted.numpy()
+        labels = None if out.group_ids is None else out.group_ids.numpy()
+        case_row = np.arange(tokens.shape[0]) % batch
+        for b, counts in enumerate(obs.rows):
+            mine = case_row == b
+            a, tok = accepted[mine], tokens[mine]
+            lab = None if labels is None else labels[mine]
+            counts.accepted_length += np.bincount(a, minlength=g + 1)
+            for i in range(g + 1):
+                reached = a >= i
+                counts.tokens[i] += np.bincount(tok[reached, i], minlength=self.vocab)
+                cell = tok[reached, i] if lab is None else self.membership(lab[reached, i], tok[reached, i])
+                if counts.labels is not None and lab is not None:
+                    counts.labels[i] += np.bincount(lab[reached, i], minlength=self.num_groups)
+                if i < g:
+                    counts.joint[i] += np.bincount((a[reached] <= i) * c + cell, minlength=2 * c)  # accepted first
+                else:
+                    counts.bonus_joint += np.bincount(cell, minlength=c)
+
+
+def infer_labels(case: Case, out: PortOutput) -> PortOutput:
+    """With singleton groups a token's group is known: fill in group_ids a port left out."""
+    if out.group_ids is not None or case.groups.max_group_size != 1:
+        return out
+    group_of_token = case.groups.token_groups.long()
+    labels = torch.where(out.tokens >= 0, group_of_token[out.tokens.clamp(min=0, max=case.groups.vocab_size - 1)], -1)
+    return PortOutput(out.tokens, labels, out.num_accepted)
+
+
+def observe(
+    port: Callable[..., Any],
+    case: Case,
+    laws: list[BlockLaw],
+    *,
+    samples_per_row: int,
+    seed: int,
+    rows: list[int] | None = None,
+) -> Observations:
+    """Run ``port`` on ``samples_per_row`` replicates of each case row and count.
+
+    ``rows`` restricts the batch to some case rows (e.g. one row alone for the
+    batch-invariance check). Seeds: drafts from ``numpy.random.default_rng(seed)``,
+    the k-th port call gets ``torch.Generator().manual_seed(seed + 1 + k)``.
+    """
+    sub = case if rows is None else dataclasses.replace(
+        case, draft_probs=case.draft_probs[rows], target_probs=case.target_probs[rows], batch=len(rows)
+    )
+    sub_laws = laws if rows is None else [laws[b] for b in rows]
+    rng = np.random.default_rng(seed)
+    drafts = draft_tokens_for(sub, samples_per_row, rng)
+    total = drafts.shape[0]
+    obs = Observations(sub, samples_per_row, has_labels=True, rows=[])
+    checker: _Checker | None = None
+    rows_per_call = min(CHUNK_ROWS, CHUNK_ENTRIES // ((2 * sub.gamma + 1) * sub.vocab_size))
+    chunk = max(sub.batch, rows_per_call // sub.batch * sub.batch)
+    for k, start in enumerate(range(0, total, chunk)):
+        stop = min(total, start + chunk)
+        replicates = (stop - start) // sub.batch
+        draft_probs = sub.draft_probs.repeat(replicates, 1, 1)
+        target_probs = sub.target_probs.repeat(replicates, 1, 1)
+        try:
+            out = call_port(port, drafts[start:stop], draft_probs, target_probs, sub.groups, seed + 1 + k)
+        except PortProtocolError as error:
+            obs.add_violation(1, str(error))
+            return obs
+        except Exception as error:  # a port that raises on valid input is a structural failure
+            obs.add_violation(1, f"the port raised {type(error).__name__}: {error}")
+            return obs
+        out = infer_labels(sub, out)
+        if checker is None:
+            obs.has_labels = out.group_ids is not None
+            checker = _Checker(sub, sub_laws, obs.has_labels)
+            obs.rows = [checker.empty_counts() for _ in range(sub.batch)]
+        if checker.check(out, drafts[start:stop], obs):
+            checker.count(out, obs)
+    return obs

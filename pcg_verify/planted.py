@@ -1,0 +1,160 @@
+"""Planted bugs: wrong ports the gate must catch, and a second, independent port.
+
+:func:`dense_port` is a small dense implementation of PCG (SPEC §3) written
+independently of pcg_core's sparse sampler, for small vocabularies: it builds
+the dense weight matrix W [M, V], computes every coarse mass with a matmul and
+draws the residual exactly. With ``bug=None`` it is correct, and the gate must
+pass it; each entry of :data:`PLANTED_BUGS` switches on one realistic mistake,
+and the gate must fail it in the stated category.
+
+Math follows the paper: q is the target, p the draft.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from types import SimpleNamespace
+from typing import Any
+
+import torch
+
+from pcg_core import Groups
+from pcg_core._errors import InvalidArgumentError
+
+__all__ = ["PLANTED_BUGS", "PlantedBug", "dense_port", "planted_port", "ports"]
+
+
+@dataclass(frozen=True)
+class PlantedBug:
+    """One wrong port: its name, what it does wrong, and the verdict that must catch it."""
+
+    name: str
+    description: str
+    caught_by: str  # a gate category: "guarantee", "conformance", "structure", "determinism"
+
+
+PLANTED_BUGS: dict[str, PlantedBug] = {
+    bug.name: bug
+    for bug in (
+        PlantedBug("wrong_ratio_direction", "accepts with min(1, P_c(K)/Q_c(K)) instead of Q_c/P_c", "guarantee"),
+        PlantedBug("token_mass_ratio", "accepts with the token masses min(1, q(x)/p(x)) in the ratio", "guarantee"),
+        PlantedBug("uniform_group_pick", "draws K uniformly from S(x), ignoring the weights w[k, x]", "guarantee"),
+        PlantedBug("residual_from_draft", "draws the residual from [P_c − Q_c]_+ instead of [Q_c − P_c]_+",
+                   "guarantee"),
+        PlantedBug("unclamped_residual", "samples the residual from Q_c − P_c without clamping at 0",
+                   "guarantee"),
+        PlantedBug("bonus_from_wrong_row", "draws the bonus token from q_γ instead of q_{γ+1}", "guarantee"),
+        PlantedBug("shared_uniform", "reuses the acceptance uniform to draw the residual group", "guarantee"),
+        PlantedBug("batch_rows_mixed", "reads the target row of the next batch row", "guarantee"),
+        PlantedBug("within_group_token_choice",
+                   "on rejection emits the group's most likely target token instead of t ~ q(t | k)",
+                   "conformance"),
+        PlantedBug("global_rng", "draws its uniforms from the global RNG instead of the generator", "determinism"),
+        PlantedBug("padding_zero", "pads after the block with 0 instead of -1", "structure"),
+    )
+}
+
+
+def _inverse_cdf(masses: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """masses float64 [n, L] (non-negative in a correct port), u [n] → indices [n]."""
+    cum = masses.cumsum(-1)
+    idx = torch.searchsorted(cum, (u * cum[:, -1])[:, None], right=True)[:, 0]
+    return idx.clamp(max=masses.shape[-1] - 1)
+
+
+def dense_port(
+    draft_tokens: torch.Tensor,
+    draft_probs: torch.Tensor,
+    target_probs: torch.Tensor,
+    groups: Groups,
+    *,
+    generator: torch.Generator,
+    bug: str | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Dense PCG with the exact residual; ``bug`` plants one mistake from :data:`PLANTED_BUGS`.
+
+    Shapes as SPEC §5: draft_tokens [B, γ], draft_probs [B, γ, V],
+    target_probs [B, γ+1, V] → (tokens [B, γ+1], group_ids [B, γ+1], num_accepted [B]).
+    O(B·γ·M·V): for the gate's small vocabularies only.
+    """
+    if bug is not None and bug not in PLANTED_BUGS:
+        raise InvalidArgumentError("bug", bug, f"must be None or one of {sorted(PLANTED_BUGS)}")
+    batch, gamma = draft_tokens.shape
+    weights = groups.dense_weights()  # w [M, V]
+    draft = draft_probs.to(torch.float64)
+    target = target_probs.to(torch.float64)
+    if bug == "batch_rows_mixed":
+        target = target.roll(1, dims=0)
+    coarse_draft = draft @ weights.T  # P_c [B, γ, M]
+    coarse_target = target @ weights.T  # Q_c [B, γ+1, M]
+
+    def rand(*shape: int) -> torch.Tensor:
+        if bug == "global_rng":
+            return torch.rand(shape, dtype=torch.float64)
+        return torch.rand(shape, generator=generator, dtype=torch.float64)
+
+    u = rand(batch, gamma, 2)
+    # K ~ w[·, x]: column x of W for every drafted position.   [B·γ, M]
+    proposal = weights[:, draft_tokens.reshape(-1)].T
+    if bug == "uniform_group_pick":
+        proposal = (proposal > 0).to(torch.float64)
+    labels = _inverse_cdf(proposal, u[..., 0].reshape(-1)).reshape(batch, gamma)
+    mass_draft = coarse_draft.gather(-1, labels[..., None])[..., 0]
+    mass_target = coarse_target[:, :gamma].gather(-1, labels[..., None])[..., 0]
+    if bug == "wrong_ratio_direction":
+        accepted = u[..., 1] * mass_target < mass_draft
+    elif bug == "token_mass_ratio":
+        own_draft = draft.gather(-1, draft_tokens[..., None])[..., 0]
+        own_target = target[:, :gamma].gather(-1, draft_tokens[..., None])[..., 0]
+        accepted = u[..., 1] * own_draft < own_target
+    else:
+        accepted = u[..., 1] * mass_draft < mass_target
+    num_accepted = accepted.to(torch.int64).cumprod(1).sum(1)
+
+    rows = torch.arange(batch)
+    stop = num_accepted.clamp(max=gamma - 1)
+    residual = coarse_target[rows, stop] - coarse_draft[rows, stop]  # Q_c − P_c   [B, M]
+    if bug == "residual_from_draft":
+        residual = -residual
+    if bug != "unclamped_residual":
+        residual = residual.clamp_min(0.0)
+        residual = torch.where(residual.sum(-1, keepdim=True) > 0, residual, coarse_target[rows, stop])
+    uf = rand(batch, 3)
+    u_residual = u[rows, stop, 1] if bug == "shared_uniform" else uf[:, 0]
+    residual_label = _inverse_cdf(residual, u_residual)
+    within = weights[residual_label] * target[rows, stop]  # w[k, t] q(t)   [B, V]
+    if bug == "within_group_token_choice":
+        residual_token = within.argmax(-1)
+    else:
+        residual_token = _inverse_cdf(within, uf[:, 1])
+
+    bonus_row = target[:, gamma - 1] if bug == "bonus_from_wrong_row" else target[:, gamma]
+    bonus_token = _inverse_cdf(bonus_row, uf[:, 1])
+    bonus_label = _inverse_cdf(weights[:, bonus_token].T, uf[:, 2])
+
+    rejected = num_accepted < gamma
+    final_token = torch.where(rejected, residual_token, bonus_token)
+    final_label = torch.where(rejected, residual_label, bonus_label)
+    pad = 0 if bug == "padding_zero" else -1
+    keep = torch.arange(gamma)[None, :] < num_accepted[:, None]
+    tokens = torch.full((batch, gamma + 1), pad, dtype=torch.int64)
+    group_ids = torch.full((batch, gamma + 1), pad, dtype=torch.int64)
+    tokens[:, :gamma] = torch.where(keep, draft_tokens, pad)
+    group_ids[:, :gamma] = torch.where(keep, labels, pad)
+    tokens[rows, num_accepted] = final_token
+    group_ids[rows, num_accepted] = final_label
+    return tokens, group_ids, num_accepted
+
+
+def planted_port(bug: str | None) -> Callable[..., Any]:
+    """The dense port with ``bug`` planted (``None``: the correct dense port)."""
+    if bug is not None and bug not in PLANTED_BUGS:
+        raise InvalidArgumentError("bug", bug, f"must be None or one of {sorted(PLANTED_BUGS)}")
+    return partial(dense_port, bug=bug)
+
+
+#: Every planted port by name, for the command line:
+#: ``pcg-verify check pcg_verify.planted:ports.shared_uniform``.
+ports = SimpleNamespace(correct=planted_port(None), **{name: planted_port(name) for name in PLANTED_BUGS})
