@@ -105,7 +105,11 @@ def group_masses(probs: torch.Tensor, groups: Groups, group_ids: torch.Tensor) -
     Complexity O(Σ |G_k|) over the selected groups: only their members are read.
     """
     _check(probs, groups)
-    if probs.dim() != 2 or group_ids.dim() != 2 or group_ids.shape[0] != probs.shape[0]:
+    if probs.dim() != 2:
+        raise InvalidArgumentError("probs", probs, "must have shape [R, V]")
+    if not isinstance(group_ids, torch.Tensor) or group_ids.dtype != torch.int64:
+        raise InvalidTypeError("group_ids", group_ids, "must be an int64 torch.Tensor [R, S]")
+    if group_ids.dim() != 2 or group_ids.shape[0] != probs.shape[0]:
         raise InvalidArgumentError("group_ids", group_ids, "must have shape [R, S] for probs of shape [R, V]")
     flat = group_ids.reshape(-1)
     if flat.numel() and (int(flat.min()) < 0 or int(flat.max()) >= groups.num_groups):

@@ -51,7 +51,7 @@ import numpy as np
 import torch
 
 from pcg_core._atomic import atomic_writer
-from pcg_core._errors import GroupsCacheMismatchError, InvalidArgumentError
+from pcg_core._errors import GroupsCacheMismatchError, InvalidArgumentError, InvalidTypeError
 
 __all__ = ["FORMAT_VERSION", "WEIGHT_SUM_TOLERANCE", "Groups"]
 
@@ -67,6 +67,14 @@ def index_dtype(max_index: int) -> np.dtype[Any]:
 
 def _np(tensor: torch.Tensor) -> np.ndarray[Any, Any]:
     return tensor.detach().cpu().numpy()
+
+
+def _integer_array(name: str, value: Any) -> np.ndarray[Any, Any]:
+    """``value`` as int64 NumPy; float or other dtypes are refused, never truncated."""
+    array = np.asarray(_np(value) if isinstance(value, torch.Tensor) else value)
+    if not np.issubdtype(array.dtype, np.integer):
+        raise InvalidTypeError(name, value, f"must hold integers, got dtype {array.dtype}")
+    return array.astype(np.int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,10 +151,8 @@ class Groups:
         """
         if not isinstance(vocab_size, int) or isinstance(vocab_size, bool) or vocab_size < 1:
             raise InvalidArgumentError("vocab_size", vocab_size, "must be a positive int")
-        ptr = np.asarray(_np(group_ptr) if isinstance(group_ptr, torch.Tensor) else group_ptr, np.int64)
-        members = np.asarray(
-            _np(group_members) if isinstance(group_members, torch.Tensor) else group_members
-        ).astype(np.int64)
+        ptr = _integer_array("group_ptr", group_ptr)
+        members = _integer_array("group_members", group_members)
         if ptr.ndim != 1 or ptr.size < 2 or ptr[0] != 0 or ptr[-1] != members.size or np.any(np.diff(ptr) < 0):
             raise InvalidArgumentError(
                 "group_ptr", ptr, "must be non-decreasing offsets from 0 to len(group_members), one per group + 1"

@@ -96,7 +96,9 @@ def check_verify_inputs(
     batch, gamma = draft_tokens.shape
     if batch < 1 or gamma < 1:
         raise InvalidArgumentError("draft_tokens", draft_tokens, "needs B >= 1 and gamma >= 1")
-    if not isinstance(draft_probs, torch.Tensor) or draft_probs.dim() != 3:
+    if not isinstance(draft_probs, torch.Tensor):
+        raise InvalidTypeError("draft_probs", draft_probs, "must be a torch.Tensor")
+    if draft_probs.dim() != 3:
         raise InvalidArgumentError("draft_probs", draft_probs, "must be a tensor of shape [B, gamma, V]")
     vocab = int(draft_probs.shape[-1])
     if full:
@@ -117,7 +119,8 @@ def check_verify_inputs(
     if bool(bad.any()):
         b, i = (int(v) for v in bad.nonzero()[0])
         raise InvalidArgumentError(
-            "draft_tokens", draft_tokens, f"ids must lie in [0, V={vocab}); draft_tokens[{b},{i}]={int(draft_tokens[b, i])}"
+            "draft_tokens", draft_tokens,
+            f"ids must lie in [0, V={vocab}); draft_tokens[{b},{i}]={int(draft_tokens[b, i])}",
         )
     own = draft_probs.gather(-1, draft_tokens.unsqueeze(-1)).squeeze(-1)
     if bool((own <= 0).any()):
