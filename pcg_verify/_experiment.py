@@ -100,11 +100,12 @@ class _Checker:
         # (k, t) ↦ k·V + t is ascending in forward CSR order, so a membership is found by bisection.
         self.keys = np.repeat(np.arange(self.num_groups, dtype=np.int64), sizes) * self.vocab + members
         self.cells = groups.nnz if has_labels else self.vocab
-        # possible[b, i, t]: token t has positive probability at position i of row b.
-        self.possible_tokens = np.stack([
-            np.stack([law.positions[i].token_law() > 0 for i in range(case.gamma)] + [law.bonus_token > 0])
-            for law in laws
-        ])
+        # possible[b, i, t]: some correct port may emit t at position i of row b. At a
+        # drafted position that is p(t) > 0 or q(t) > 0 (the reference law's own support is
+        # narrower, and checked by conformance); at the bonus position q_{γ+1}(t) > 0.
+        self.possible_tokens = np.concatenate(
+            [(case.draft_probs.numpy() > 0) | (case.target_probs.numpy()[:, :-1] > 0),
+             case.target_probs.numpy()[:, -1:] > 0], axis=1)
         self.possible_labels = np.stack([
             np.stack([law.group_law(i) > 0 for i in range(case.gamma + 1)]) for law in laws
         ])

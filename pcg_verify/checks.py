@@ -102,9 +102,9 @@ class Budget:
 
 
 BUDGETS: dict[str, Budget] = {
-    "quick": Budget("quick", 6, 0.2, 0.01, 12, 3, 2, 50_000, 1),
-    "standard": Budget("standard", 16, 0.07, 0.01, 24, 4, 3, 200_000, 2, unaligned_vocab=257),
-    "thorough": Budget("thorough", 40, 0.04, 0.01, 48, 5, 4, 1_000_000, 4, unaligned_vocab=1025),
+    "quick": Budget("quick", 8, 0.15, 0.01, 12, 3, 2, 50_000, 1),
+    "standard": Budget("standard", 24, 0.05, 0.01, 24, 4, 3, 200_000, 2, unaligned_vocab=257),
+    "thorough": Budget("thorough", 48, 0.03, 0.01, 48, 5, 4, 1_000_000, 4, unaligned_vocab=1025),
 }
 
 
@@ -324,10 +324,15 @@ def _variability(all_obs: list[Observations], all_laws: list[list[BlockLaw]]) ->
 
 
 # --------------------------------------------------------------------------- the gate
+def batch_invariance_cases(budget: Budget, cases: list[Case]) -> list[int]:
+    """Indices of the first ``budget.batch_invariance_cases`` cases with more than one row."""
+    return [i for i, c in enumerate(cases) if c.batch > 1][: budget.batch_invariance_cases]
+
+
 def _design(budget: Budget, cases: list[Case]) -> tuple[float, list[int]]:
     """Per-test level and samples per row, sized before sampling (raises DesignError)."""
     tests = sum(c.batch * (2 * (c.gamma + 1) + 2) for c in cases)
-    tests += sum(c.batch * (c.gamma + 1) for c in cases[: budget.batch_invariance_cases])
+    tests += sum(cases[i].batch * (cases[i].gamma + 1) for i in batch_invariance_cases(budget, cases))
     per_test = DIRECT_RATE / tests
     samples = []
     for index, case in enumerate(cases):
@@ -403,13 +408,13 @@ def run_gate(
         port = load_port(port)
     name: str = port_name or str(getattr(port, "__qualname__", repr(port)))
 
+    all_cases = [gate_case(budget, seed, i, groups) for i in range(budget.cases)]
+    per_test, all_samples = _design(budget, all_cases)
+    alone_cases = {i for i in batch_invariance_cases(budget, all_cases)}
     indices = list(range(budget.cases)) if case is None else [case]
-    cases = [gate_case(budget, seed, i, groups) for i in indices]
+    cases = [all_cases[i] for i in indices]
+    samples = [all_samples[i] for i in indices]
     laws = [row_laws(c) for c in cases]
-    per_test, samples = _design(budget, [gate_case(budget, seed, i, groups) for i in range(budget.cases)]
-                                if case is not None else cases)
-    if case is not None:
-        samples = [samples[case]]
 
     structure: list[str] = []
     determinism: list[str] = []
@@ -427,7 +432,7 @@ def run_gate(
         if message:
             determinism.append(f"case {index}: {message}. Reproduce: {reproduce}")
         tests += _tests_of(obs, law, index, 1, None, per_test, budget.false_negative_rate)
-        if index < budget.batch_invariance_cases and c.batch > 1:
+        if index in alone_cases:
             alone = observe(port, c, law, samples_per_row=samples[slot], seed=_seed(seed, index, 1, 2), rows=[0])
             if alone.violation_count:
                 structure.append(f"case {index} (row 0 alone): {alone.violations[0]}. Reproduce: {reproduce}")
@@ -447,7 +452,7 @@ def run_gate(
                              f"Reproduce: {reproduce_command(name, budget, seed, index, groups)}")
             continue
         retried += _tests_of(obs, law, index, 2, None, per_test, budget.false_negative_rate)
-        if index < budget.batch_invariance_cases and c.batch > 1:
+        if index in alone_cases:
             alone = observe(port, c, law, samples_per_row=RETRY_FACTOR * samples[slot],
                             seed=_seed(seed, index, 2, 2), rows=[0])
             retried += _tests_of(alone, [law[0]], index, 2, "batch_invariance", per_test,

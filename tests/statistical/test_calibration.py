@@ -1,0 +1,47 @@
+"""Null calibration: on the reference port the gate fails as rarely as it declares.
+
+Over 400 independent master seeds (quick budget), three counts are compared with
+their declared rates by exact one-sided binomial tests, each at level 1e-3 (so
+this file wrongly fails a correctly calibrated gate with probability ≤ 3e-3; the
+seeds are fixed, so its outcome is deterministic):
+
+- gate failures, declared ≤ FAMILY_FALSE_POSITIVE_RATE = 1e-3;
+- runs flagged suspicious at stage 1 (a retry), declared ≤ SUSPICIOUS_RATE = 1e-2;
+- position-0 group-label p-values below 0.05, declared ≤ 0.05 (one per case, so
+  the p-values are independent).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from pcg_verify import FAMILY_FALSE_POSITIVE_RATE, run_gate
+from pcg_verify.checks import SUSPICIOUS_RATE
+
+MASTER_SEEDS = range(1000, 1400)
+LEVEL = 1e-3
+
+
+def _not_too_many(count: int, trials: int, rate: float) -> float:
+    """One-sided exact binomial p-value of seeing ≥ count events at ``rate``."""
+    return float(stats.binom.sf(count - 1, trials, rate))
+
+
+def test_null_calibration_over_400_master_seeds() -> None:
+    failures = suspicious = 0
+    label_pvalues = []
+    for seed in MASTER_SEEDS:
+        report = run_gate(budget="quick", seed=seed)
+        failures += not report.passed
+        suspicious += bool(report.retried_cases)
+        label_pvalues += [t.pvalue for t in report.tests
+                          if t.stage == 1 and t.category == "guarantee" and t.position == 0 and t.row == 0]
+    runs = len(MASTER_SEEDS)
+    small = int(np.sum(np.array(label_pvalues) < 0.05))
+    print(f"{runs} runs: {failures} failures, {suspicious} suspicious; "
+          f"{small}/{len(label_pvalues)} position-0 p-values < 0.05")
+    assert _not_too_many(failures, runs, FAMILY_FALSE_POSITIVE_RATE) > LEVEL, failures
+    assert _not_too_many(suspicious, runs, SUSPICIOUS_RATE) > LEVEL, suspicious
+    assert len(label_pvalues) >= 1000
+    assert _not_too_many(small, len(label_pvalues), 0.05) > LEVEL, small

@@ -1,0 +1,43 @@
+"""The reference sampler, and a second independent port, pass the gate at every budget.
+
+Error rate: each run fails a correct port with probability ≤ 1e-3 (the gate's
+declared family-wise rate); seeds are fixed, so these verdicts are
+deterministic and never flaky. Times are printed, not asserted (benchmarks/
+measures speed).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pcg_verify import BUDGETS, FAMILY_FALSE_POSITIVE_RATE, run_gate
+from pcg_verify.planted import planted_port
+
+
+@pytest.mark.parametrize("budget", sorted(BUDGETS))
+def test_reference_passes_every_budget(budget: str) -> None:
+    report = run_gate(budget=budget, seed=0)
+    assert report.passed, report.summary()
+    assert {v.verdict for v in report.categories.values()} == {"pass"}, report.summary()
+    assert report.declared["family_false_positive_rate"] == FAMILY_FALSE_POSITIVE_RATE <= 1e-3
+    print(f"{budget}: {report.elapsed_seconds:.1f} s, {len(report.tests)} tests")
+
+
+@pytest.mark.parametrize("residual", ["exact"])
+def test_reference_with_the_exact_residual_passes(residual: str) -> None:
+    from functools import partial
+
+    from pcg_core import verify
+
+    port = partial(verify, residual=residual)
+    assert run_gate(port, budget="standard", seed=1, port_name="verify(residual='exact')").passed
+
+
+def test_an_independent_dense_port_passes() -> None:
+    report = run_gate(planted_port(None), budget="standard", seed=0, port_name="dense")
+    assert report.passed, report.summary()
+
+
+def test_standard_sd_passes_with_singleton_groups() -> None:
+    report = run_gate("pcg_verify.ports:standard_port", budget="standard", seed=0, groups="singleton")
+    assert report.passed, report.summary()
