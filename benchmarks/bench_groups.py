@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from pcg_core._builders import groups_from_threshold, groups_from_topk
+from pcg_core import groups_from_threshold, groups_from_topk
 
 
 def clustered_embeddings(vocab: int, dim: int, seed: int, cluster_size: int = 250) -> torch.Tensor:
