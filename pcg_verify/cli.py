@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -51,10 +52,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (InvalidArgumentError, InvalidTypeError) as error:
         print(f"pcg-verify: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    print(report.summary())
     if args.json:
         path = write_text_atomic(args.json, json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n")
-        print(f"report written to {path}")
+    try:
+        print(report.summary())
+        if args.json:
+            print(f"report written to {path}")
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. piped into `head`: the verdict is the exit code
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return EXIT_PASS if report.passed else EXIT_FAIL
 
 
