@@ -88,6 +88,16 @@ def standard_verify(
 
     Same arguments and shapes as :func:`pcg_core.verify`. Emitted tokens have
     law exactly q at every reached position. O(V) per row.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from pcg_core import standard_verify
+    >>> draft = torch.tensor([[[0.5, 0.5, 0.0]]], dtype=torch.float64)
+    >>> target = torch.tensor([[[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]]], dtype=torch.float64)
+    >>> out = standard_verify(torch.tensor([[0]]), draft, target, generator=torch.Generator().manual_seed(0))
+    >>> out.tokens.tolist()  # q(0) = 0: the draft is rejected and replaced from [q − p]_+ = δ_2
+    [[2, -1]]
     """
     return _token_level(draft_tokens, draft_probs, target_probs, groups, generator, 0.0, check_inputs)
 

@@ -148,6 +148,13 @@ class Groups:
             ``Σ_{k∈S(t)} w[k,t] = 1``. ``None`` gives the equal split 1/N(t).
 
         Complexity: O(nnz log nnz) (one stable sort per direction).
+
+        Examples
+        --------
+        >>> from pcg_core import Groups
+        >>> g = Groups.from_memberships(2, [0, 2, 3], [0, 1, 1])  # G_0 = {0, 1}, G_1 = {1}
+        >>> g.groups_of(1).tolist(), g.token_weights.tolist()
+        ([0, 1], [1.0, 0.5, 0.5])
         """
         if not isinstance(vocab_size, int) or isinstance(vocab_size, bool) or vocab_size < 1:
             raise InvalidArgumentError("vocab_size", vocab_size, "must be a positive int")
