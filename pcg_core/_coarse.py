@@ -14,7 +14,7 @@ from pcg_core._errors import InvalidArgumentError, InvalidTypeError
 from pcg_core._groups import Groups
 from pcg_core._sampling import sample_categorical
 
-__all__ = ["coarse_probs", "group_masses", "sample_in_groups"]
+__all__ = ["coarse_probs", "group_masses", "paired_group_masses", "sample_in_groups"]
 
 # Per-membership (group id, token id) as int64 [nnz], built on first use per Groups.
 _MEMBERSHIPS: weakref.WeakKeyDictionary[Groups, tuple[torch.Tensor, torch.Tensor]] = weakref.WeakKeyDictionary()
@@ -114,11 +114,35 @@ def group_masses(probs: torch.Tensor, groups: Groups, group_ids: torch.Tensor) -
     flat = group_ids.reshape(-1)
     if flat.numel() and (int(flat.min()) < 0 or int(flat.max()) >= groups.num_groups):
         raise InvalidArgumentError("group_ids", group_ids, f"ids must lie in [0, M={groups.num_groups})")
+    return paired_group_masses((probs,), groups, group_ids)[0]
+
+
+def paired_group_masses(
+    probs: tuple[torch.Tensor, ...], groups: Groups, group_ids: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
+    """:func:`group_masses` of several tensors (e.g. p and q) at the same groups.
+
+    ``probs`` tensors of shape [*L, V] (views are fine: nothing is reshaped or
+    copied), ``group_ids`` int64 [*L, S] → float64 [*L, S] each. The members
+    of the selected groups are gathered once and read from every tensor. No
+    argument checks: callers have validated them.
+    """
+    flat = group_ids.reshape(-1)
     seg, pos = _segments(groups, flat)
-    row = torch.div(seg, group_ids.shape[1], rounding_mode="floor")
-    values = probs[row, groups.group_members[pos].long()].to(torch.float64) * groups.group_weights[pos]
-    out = torch.zeros(flat.numel(), dtype=torch.float64, device=probs.device).index_add_(0, seg, values)
-    return out.reshape(group_ids.shape)
+    # Row-major coordinates of each member's row in the leading shape L.
+    flat_row = torch.div(seg, group_ids.shape[-1], rounding_mode="floor")
+    coords: list[torch.Tensor] = []
+    for size in reversed(group_ids.shape[:-1]):
+        coords.insert(0, flat_row % size)
+        flat_row = torch.div(flat_row, size, rounding_mode="floor")
+    members = groups.group_members[pos].long()
+    weights = groups.group_weights[pos]
+    out = []
+    for rows in probs:
+        values = rows[(*coords, members)].to(torch.float64) * weights
+        masses = torch.zeros(flat.numel(), dtype=torch.float64, device=rows.device).index_add_(0, seg, values)
+        out.append(masses.reshape(group_ids.shape))
+    return tuple(out)
 
 
 def sample_in_groups(

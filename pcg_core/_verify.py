@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from pcg_core._coarse import coarse_probs, group_masses, sample_in_groups
+from pcg_core._coarse import coarse_probs, paired_group_masses, sample_in_groups
 from pcg_core._errors import InvalidArgumentError
 from pcg_core._groups import Groups
 from pcg_core._sampling import CategoricalTable, pick_groups, sample_categorical, uniforms
@@ -135,8 +135,7 @@ def _thinning_residual(
         sub = CategoricalTable(table.cum[pending], table.last_positive[pending])
         proposals = sub.sample(u[..., 0])  # y ~ q           [n_p, chunk]
         proposal_groups = pick_groups(groups, proposals.reshape(-1), u[..., 1].reshape(-1)).reshape(proposals.shape)
-        coarse_t = group_masses(target_rows[pending], groups, proposal_groups)
-        coarse_d = group_masses(draft_rows[pending], groups, proposal_groups)
+        coarse_t, coarse_d = paired_group_masses((target_rows[pending], draft_rows[pending]), groups, proposal_groups)
         kept = u[..., 2] * coarse_t < coarse_t - coarse_d  # [n_p, chunk]
         done = kept.any(1)
         first = kept.to(torch.int8).argmax(1)
@@ -220,10 +219,8 @@ def verify(
     u = uniforms((batch, gamma, 2), generator, device)
     # K ~ w[·, x] and the two coarse masses of K at every drafted position.   [B, γ]
     labels = pick_groups(groups, draft_tokens.reshape(-1), u[..., 0].reshape(-1)).reshape(batch, gamma)
-    coarse_draft = group_masses(draft_probs.reshape(-1, vocab), groups, labels.reshape(-1, 1)).reshape(batch, gamma)
-    coarse_target = group_masses(
-        target_probs[:, :gamma].reshape(-1, vocab), groups, labels.reshape(-1, 1)
-    ).reshape(batch, gamma)
+    coarse_draft, coarse_target = (m[..., 0] for m in paired_group_masses(
+        (draft_probs, target_probs[:, :gamma]), groups, labels[..., None]))
     # u < Q/P without dividing: Q_c(K) = 0 can never be accepted.
     accepted = u[..., 1] * coarse_draft < coarse_target
     num_accepted = accepted.to(torch.int64).cumprod(1).sum(1)  # [B]
