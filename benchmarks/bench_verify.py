@@ -74,7 +74,7 @@ def main() -> None:
     build = time.perf_counter() - start
     speech_sizes = groups.sizes()[groups.sizes() > 1].double()
     print(f"groups: {groups!r}; speech groups average size {speech_sizes.mean():.1f}, built in {build:.1f} s\n")
-    print("| B | γ | PCG verify (ms) | standard SD (ms) | PCG / SD | PCG acceptance | SD acceptance |")
+    print("| B | γ | PCG verify (ms) | standard SD (ms) | PCG / SD | PCG accepted/γ | SD accepted/γ |")
     print("|---|---|---|---|---|---|---|")
     for batch in args.batches:
         tokens, draft, target = inputs(batch, args.gamma, seed=batch)
