@@ -24,6 +24,7 @@ __all__ = [
     "check_categorical",
     "min_detectable_discrepancy_for_categorical",
     "min_samples_for_categorical",
+    "pooled_cell_count",
 ]
 
 #: Simulations used when the Monte Carlo p-value is selected automatically.
@@ -119,6 +120,17 @@ def _pool(observed: FloatArray, expected: FloatArray, min_expected: float) -> _C
         np.concatenate(([expected[head].sum()], expected[tail])),
         n_pooled,
     )
+
+
+def pooled_cell_count(n_samples: int, probs: FloatArray, *, min_expected: float = 5.0) -> int:
+    """Cells left after :func:`check_categorical` pools the support of ``probs`` for ``n_samples``.
+
+    Fewer than 2 means the chi-square reference distribution does not apply
+    and :func:`check_categorical` would need a Monte Carlo p-value.
+    """
+    expected = n_samples * np.asarray(probs, dtype=np.float64)
+    expected = expected[expected > 0]
+    return int(_pool(expected, expected, min_expected).observed.size)
 
 
 def _largest_deviations(counts: IntArray, expected: FloatArray) -> tuple[tuple[int, int, float], ...]:

@@ -54,6 +54,7 @@ from pcg_verify.stats import (
     check_categorical,
     min_detectable_discrepancy_for_categorical,
     min_samples_for_categorical,
+    pooled_cell_count,
 )
 from pcg_verify.strategies import Case, draw_case
 
@@ -281,12 +282,6 @@ def _laws_of_row(case: Case, law: BlockLaw, counts: RowCounts, has_labels: bool)
     return items
 
 
-def _two_cells(n: int, probs: np.ndarray[Any, Any]) -> bool:
-    """Whether pooling cells of expected count < MIN_EXPECTED leaves ≥ 2 cells (a chi-square test exists)."""
-    expected = n * probs[probs > 0]
-    return expected.size >= 2 and n - float(expected.max()) >= MIN_EXPECTED and float(expected.max()) >= MIN_EXPECTED
-
-
 def _tests_of(obs: Observations, laws: list[BlockLaw], case_index: int, stage: int, category: str | None,
               per_test_rate: float, false_negative_rate: float) -> list[TestRecord]:
     records = []
@@ -297,7 +292,7 @@ def _tests_of(obs: Observations, laws: list[BlockLaw], case_index: int, stage: i
                     continue
                 cat = category
             n = int(observed.sum())
-            if n < MIN_TEST_SAMPLES or not _two_cells(n, probs):
+            if n < MIN_TEST_SAMPLES or pooled_cell_count(n, probs, min_expected=MIN_EXPECTED) < 2:
                 continue
             result = check_categorical(observed, probs, method="g", min_expected=MIN_EXPECTED)
             cells = int(np.count_nonzero(probs > 0))

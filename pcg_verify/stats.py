@@ -43,6 +43,7 @@ from pcg_verify._stats_categorical import (
     check_categorical,
     min_detectable_discrepancy_for_categorical,
     min_samples_for_categorical,
+    pooled_cell_count,
 )
 from pcg_verify._stats_family import adjust_family
 from pcg_verify._stats_results import (
@@ -82,6 +83,7 @@ __all__ = [
     "min_samples_for_binomial",
     "min_samples_for_categorical",
     "min_samples_for_uniformity",
+    "pooled_cell_count",
     "randomized_pit",
     "tv_upper_bound",
 ]

@@ -61,6 +61,7 @@ from pcg_verify.stats import (
     min_samples_for_binomial,
     min_samples_for_categorical,
     min_samples_for_uniformity,
+    pooled_cell_count,
     randomized_pit,
     tv_upper_bound,
 )
@@ -855,3 +856,20 @@ def test_invalid_arguments(
     with pytest.raises(error) as caught:
         function(**kwargs)
     assert fragment in str(caught.value)
+
+
+@settings(deadline=None, derandomize=True, max_examples=60)
+@given(n=st.integers(1, 300), seed=st.integers(0, 2**16))
+def test_pooled_cell_count_matches_check_categorical(n: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    law = rng.dirichlet(np.full(int(rng.integers(2, 12)), 0.5))
+    law[rng.random(law.size) < 0.2] = 0.0
+    if law.sum() == 0:
+        law[0] = 1.0
+    law = law / law.sum()
+    counts = rng.multinomial(n, law)
+    cells = pooled_cell_count(n, law)
+    if cells >= 2:
+        assert check_categorical(counts, law).n_cells == cells
+    elif np.count_nonzero(law) >= 2:
+        assert check_categorical(counts, law, seed=0).monte_carlo_samples is not None
