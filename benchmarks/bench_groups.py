@@ -1,4 +1,4 @@
-"""Speed and memory of the group builders at the paper's scale (SPEC §2).
+"""Speed and memory of the group builders at the paper's scale (docs/algorithm.md).
 
 Builds clustered random embeddings whose threshold groups have a chosen
 average size (θ calibrated on a row sample), builds the groups with the

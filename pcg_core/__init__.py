@@ -1,22 +1,46 @@
 """pcg_core: the reference implementation of Principled Coarse-Grained acceptance.
 
 Math follows the paper (q target, p draft); code says ``target_probs`` and
-``draft_probs``. See SPEC.md for the algorithm and the laws.
+``draft_probs``. The algorithm and its laws are in docs/algorithm.md and docs/laws.md.
+
+This module is a lazy façade (PEP 562): each public name is imported from its
+module on first use, so ``import pcg_core.errors`` or ``import
+pcg_core.validation`` loads no torch. ``from pcg_core import verify`` works as
+usual.
+
+Modules: ``errors`` (the exception hierarchy), ``validation`` (the argument
+rules), ``atomic`` (atomic file writes) are public leaves; the sampler lives in
+private modules: ``_groups`` (the CSR structure), ``_builders`` (group builders)
+over ``_similarity`` (tiles) and ``_relation`` (CSR relation ops), ``_coarse``
+(coarse masses), ``_sampling`` (categorical draws), ``_verify`` (PCG) and
+``_baselines`` (token-level samplers).
 """
 
-from pcg_core._baselines import draft_only_verify, ssd_verify, standard_verify
-from pcg_core._builders import (
-    embedding_digest,
-    groups_from_labels,
-    groups_from_threshold,
-    groups_from_topk,
-    singleton_groups,
-)
-from pcg_core._coarse import coarse_probs, group_masses
-from pcg_core._errors import GroupsCacheMismatchError, InvalidArgumentError, InvalidTypeError
-from pcg_core._groups import FORMAT_VERSION, WEIGHT_SUM_TOLERANCE, Groups
-from pcg_core._validation import SUM_TOLERANCE
-from pcg_core._verify import DEFAULT_MAX_THINNING_TRIALS, VerifyResult, verify
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pcg_core._baselines import draft_only_verify, ssd_verify, standard_verify
+    from pcg_core._builders import (
+        embedding_digest,
+        groups_from_labels,
+        groups_from_threshold,
+        groups_from_topk,
+        singleton_groups,
+    )
+    from pcg_core._coarse import coarse_probs, group_masses
+    from pcg_core._groups import FORMAT_VERSION, Groups
+    from pcg_core._verify import DEFAULT_MAX_THINNING_TRIALS, VerifyResult, verify
+    from pcg_core.errors import (
+        DesignError,
+        GroupsCacheMismatchError,
+        InvalidArgumentError,
+        InvalidTypeError,
+        PCGError,
+    )
+    from pcg_core.validation import SUM_TOLERANCE
 
 __version__ = "0.1.0"
 
@@ -24,11 +48,12 @@ __all__ = [
     "DEFAULT_MAX_THINNING_TRIALS",
     "FORMAT_VERSION",
     "SUM_TOLERANCE",
-    "WEIGHT_SUM_TOLERANCE",
+    "DesignError",
     "Groups",
     "GroupsCacheMismatchError",
     "InvalidArgumentError",
     "InvalidTypeError",
+    "PCGError",
     "VerifyResult",
     "coarse_probs",
     "draft_only_verify",
@@ -42,3 +67,42 @@ __all__ = [
     "standard_verify",
     "verify",
 ]
+
+# Public name -> the module that defines it.
+_MODULE_OF: dict[str, str] = {
+    "DEFAULT_MAX_THINNING_TRIALS": "pcg_core._verify",
+    "FORMAT_VERSION": "pcg_core._groups",
+    "SUM_TOLERANCE": "pcg_core.validation",
+    "DesignError": "pcg_core.errors",
+    "Groups": "pcg_core._groups",
+    "GroupsCacheMismatchError": "pcg_core.errors",
+    "InvalidArgumentError": "pcg_core.errors",
+    "InvalidTypeError": "pcg_core.errors",
+    "PCGError": "pcg_core.errors",
+    "VerifyResult": "pcg_core._verify",
+    "coarse_probs": "pcg_core._coarse",
+    "draft_only_verify": "pcg_core._baselines",
+    "embedding_digest": "pcg_core._builders",
+    "group_masses": "pcg_core._coarse",
+    "groups_from_labels": "pcg_core._builders",
+    "groups_from_threshold": "pcg_core._builders",
+    "groups_from_topk": "pcg_core._builders",
+    "singleton_groups": "pcg_core._builders",
+    "ssd_verify": "pcg_core._baselines",
+    "standard_verify": "pcg_core._baselines",
+    "verify": "pcg_core._verify",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module on first access, then keep it here."""
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*__all__, "__version__"])

@@ -16,15 +16,12 @@ so a token-exact sampler also has the group law Q_c; with ``groups=None``
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from pcg_core._errors import InvalidArgumentError
 from pcg_core._groups import Groups
 from pcg_core._sampling import pick_groups, sample_categorical, uniforms
-from pcg_core._validation import check_groups, check_verify_inputs
 from pcg_core._verify import VerifyResult, assemble_block
+from pcg_core.validation import check_bool, check_groups, check_ssd_tolerance, check_verify_inputs
 
 __all__ = ["draft_only_verify", "ssd_verify", "standard_verify"]
 
@@ -39,10 +36,11 @@ def _token_level(
     check_inputs: bool,
 ) -> VerifyResult:
     """Shared body: ``tolerance=None`` accepts everything (draft only)."""
-    batch, gamma, vocab = check_verify_inputs(draft_tokens, draft_probs, target_probs, generator, full=check_inputs)
+    full = check_bool("check_inputs", check_inputs)
+    batch, gamma, vocab = check_verify_inputs(draft_tokens, draft_probs, target_probs, generator, full=full)
     device = draft_probs.device
     if groups is not None:
-        check_groups(groups, vocab, device)
+        check_groups(groups, vocab_size=vocab, device=device)
     u = uniforms((batch, gamma), generator, device)
     if tolerance is None:
         accepted = torch.ones(batch, gamma, dtype=torch.bool, device=device)
@@ -116,11 +114,8 @@ def ssd_verify(
 
     β = 0 is standard speculative decoding; β > 0 is inexact at every level.
     """
-    if not isinstance(tolerance, int | float) or isinstance(tolerance, bool) or not (
-        math.isfinite(tolerance) and 0.0 <= tolerance <= 1.0
-    ):
-        raise InvalidArgumentError("tolerance", tolerance, "must be a float in [0, 1]")
-    return _token_level(draft_tokens, draft_probs, target_probs, groups, generator, float(tolerance), check_inputs)
+    beta = check_ssd_tolerance(tolerance)
+    return _token_level(draft_tokens, draft_probs, target_probs, groups, generator, beta, check_inputs)
 
 
 def draft_only_verify(

@@ -10,9 +10,10 @@ import weakref
 
 import torch
 
-from pcg_core._errors import InvalidArgumentError, InvalidTypeError
 from pcg_core._groups import Groups
 from pcg_core._sampling import sample_categorical
+from pcg_core.errors import InvalidArgumentError, InvalidTypeError
+from pcg_core.validation import check_groups
 
 __all__ = ["coarse_probs", "group_masses", "paired_group_masses", "sample_in_groups"]
 
@@ -32,8 +33,8 @@ def _memberships(groups: Groups) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _check(probs: torch.Tensor, groups: Groups) -> None:
-    if not isinstance(groups, Groups):
-        raise InvalidTypeError("groups", groups, "must be a pcg_core.Groups")
+    """``probs`` is a floating tensor [..., V] for the V ids of ``groups``; its values are not checked."""
+    check_groups(groups)
     if not isinstance(probs, torch.Tensor) or not probs.is_floating_point():
         raise InvalidTypeError("probs", probs, "must be a floating torch.Tensor [..., V]")
     if probs.dim() < 1 or probs.shape[-1] != groups.vocab_size:

@@ -50,14 +50,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from pcg_core._atomic import atomic_writer
-from pcg_core._errors import GroupsCacheMismatchError, InvalidArgumentError, InvalidTypeError
+from pcg_core.atomic import atomic_writer
+from pcg_core.errors import GroupsCacheMismatchError, InvalidArgumentError
+from pcg_core.validation import check_int, check_int_array, sum_tolerance
 
-__all__ = ["FORMAT_VERSION", "WEIGHT_SUM_TOLERANCE", "Groups"]
+__all__ = ["FORMAT_VERSION", "Groups", "canonical_json", "index_dtype"]
 
 FORMAT_VERSION = 1
-#: |Σ_k w[k,t] − 1| allowed per token (float64 weights, renormalised at build time).
-WEIGHT_SUM_TOLERANCE = 1e-9
 
 
 def index_dtype(max_index: int) -> np.dtype[Any]:
@@ -67,14 +66,6 @@ def index_dtype(max_index: int) -> np.dtype[Any]:
 
 def _np(tensor: torch.Tensor) -> np.ndarray[Any, Any]:
     return tensor.detach().cpu().numpy()
-
-
-def _integer_array(name: str, value: Any) -> np.ndarray[Any, Any]:
-    """``value`` as int64 NumPy; float or other dtypes are refused, never truncated."""
-    array = np.asarray(_np(value) if isinstance(value, torch.Tensor) else value)
-    if not np.issubdtype(array.dtype, np.integer):
-        raise InvalidTypeError(name, value, f"must hold integers, got dtype {array.dtype}")
-    return array.astype(np.int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,10 +147,9 @@ class Groups:
         >>> g.groups_of(1).tolist(), g.token_weights.tolist()
         ([0, 1], [1.0, 0.5, 0.5])
         """
-        if not isinstance(vocab_size, int) or isinstance(vocab_size, bool) or vocab_size < 1:
-            raise InvalidArgumentError("vocab_size", vocab_size, "must be a positive int")
-        ptr = _integer_array("group_ptr", group_ptr)
-        members = _integer_array("group_members", group_members)
+        vocab_size = check_int("vocab_size", vocab_size, minimum=1)
+        ptr = check_int_array("group_ptr", group_ptr)
+        members = check_int_array("group_members", group_members)
         if ptr.ndim != 1 or ptr.size < 2 or ptr[0] != 0 or ptr[-1] != members.size or np.any(np.diff(ptr) < 0):
             raise InvalidArgumentError(
                 "group_ptr", ptr, "must be non-decreasing offsets from 0 to len(group_members), one per group + 1"
@@ -252,10 +242,12 @@ class Groups:
 
     def members_of(self, k: int) -> torch.Tensor:
         """Token ids of group k, int64, ascending."""
+        k = check_int("k", k, minimum=0, maximum=self.num_groups - 1)
         return self.group_members[int(self.group_ptr[k]) : int(self.group_ptr[k + 1])].long()
 
     def groups_of(self, t: int) -> torch.Tensor:
         """Group ids containing token t, int64, ascending."""
+        t = check_int("t", t, minimum=0, maximum=self.vocab_size - 1)
         return self.token_groups[int(self.token_ptr[t]) : int(self.token_ptr[t + 1])].long()
 
     def to(self, device: torch.device | str) -> Groups:
@@ -293,7 +285,8 @@ class Groups:
         """Check every invariant; return self, or raise :class:`InvalidArgumentError`.
 
         Indices in range, both directions consistent, every token covered,
-        ``Σ_{k∈S(t)} w[k,t] = 1`` within :data:`WEIGHT_SUM_TOLERANCE`, weights
+        ``Σ_{k∈S(t)} w[k,t] = 1`` within the float64 entry of
+        :data:`pcg_core.SUM_TOLERANCE` (see :mod:`pcg_core.validation`), weights
         > 0, no duplicate member in a group. O(nnz log nnz).
         """
         gptr, tptr = _np(self.group_ptr), _np(self.token_ptr)
@@ -326,10 +319,11 @@ class Groups:
                                        f"members of group {k} must be distinct and ascending")
         sums = np.bincount(token_of, weights=tw, minlength=self.vocab_size)
         worst = int(np.argmax(np.abs(sums - 1.0)))
-        if abs(sums[worst] - 1.0) > WEIGHT_SUM_TOLERANCE:
+        tolerance = sum_tolerance("float64")
+        if abs(sums[worst] - 1.0) > tolerance:
             raise InvalidArgumentError(
                 "token_weights", tw,
-                f"weights of each token must sum to 1 within {WEIGHT_SUM_TOLERANCE:g}; "
+                f"weights of each token must sum to 1 within {tolerance:g}; "
                 f"token {worst} sums to {sums[worst]!r}",
             )
         return self

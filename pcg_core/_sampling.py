@@ -54,7 +54,7 @@ def sample_categorical(masses: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
 
 
 def pick_groups(groups: Groups, tokens: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """Proposal coupling (SPEC §3.2): K ∈ S(x) with Pr(K = k | x) = w[k, x].
+    """Proposal coupling (docs/algorithm.md): K ∈ S(x) with Pr(K = k | x) = w[k, x].
 
     ``tokens`` int64 [n], ``u`` float64 [n] → group ids int64 [n].
     Pads each token's groups to ``max_groups_per_token``: O(n · max N(t)).

@@ -1,4 +1,4 @@
-"""PCG verification of drafted blocks (SPEC §3), batched over B and γ.
+"""PCG verification of drafted blocks (docs/algorithm.md), batched over B and γ.
 
 Math follows the paper: q is the target, p the draft. For each drafted
 position i of row b, with x = draft_tokens[b, i]:
@@ -25,21 +25,22 @@ from typing import Any
 import torch
 
 from pcg_core._coarse import coarse_probs, paired_group_masses, sample_in_groups
-from pcg_core._errors import InvalidArgumentError
 from pcg_core._groups import Groups
 from pcg_core._sampling import CategoricalTable, pick_groups, sample_categorical, uniforms
-from pcg_core._validation import check_groups, check_verify_inputs
+from pcg_core.validation import check_bool, check_choice, check_groups, check_int, check_verify_inputs
 
 __all__ = ["DEFAULT_MAX_THINNING_TRIALS", "VerifyResult", "assemble_block", "verify"]
 
 #: Thinning proposals per rejected row before the exact residual takes over.
 DEFAULT_MAX_THINNING_TRIALS = 1024
+#: The two ways to draw a rejected position's replacement; both have the law R_c(k) q(t | k).
+RESIDUALS = ("thinning", "exact")
 _FIRST_ROUND = 8
 
 
 @dataclass(frozen=True, eq=False)
 class VerifyResult:
-    """Output of one verification call (SPEC §5), unpackable as a 3-tuple.
+    """Output of one verification call (docs/port-contract.md), unpackable as a 3-tuple.
 
     Attributes
     ----------
@@ -191,8 +192,8 @@ def verify(
         ``tokens``, ``group_ids``, ``num_accepted`` (+ thinning diagnostics).
 
     Guarantee: conditional on reaching position i, the emitted group label has
-    law exactly Q_c (SPEC §4); the joint law of (accepted, group, token) is
-    the reference law of SPEC §4. Complexity per row O(γ·(max N(t) + |G_K|))
+    law exactly Q_c (docs/laws.md); the joint law of (accepted, group, token) is
+    the reference law of docs/laws.md. Complexity per row O(γ·(max N(t) + |G_K|))
     for acceptance plus one O(V) table of q at the final position.
 
     Examples
@@ -206,15 +207,13 @@ def verify(
     >>> int(out.num_accepted[0])  # the group {0, 1} has the same mass under p and q
     1
     """
+    residual = check_choice("residual", residual, RESIDUALS)
+    max_thinning_trials = check_int("max_thinning_trials", max_thinning_trials, minimum=0)
     batch, gamma, vocab = check_verify_inputs(
-        draft_tokens, draft_probs, target_probs, generator, full=check_inputs
+        draft_tokens, draft_probs, target_probs, generator, full=check_bool("check_inputs", check_inputs)
     )
     device = draft_probs.device
-    check_groups(groups, vocab, device)
-    if residual not in ("thinning", "exact"):
-        raise InvalidArgumentError("residual", residual, "must be 'thinning' or 'exact'")
-    if not isinstance(max_thinning_trials, int) or isinstance(max_thinning_trials, bool) or max_thinning_trials < 0:
-        raise InvalidArgumentError("max_thinning_trials", max_thinning_trials, "must be an int >= 0")
+    check_groups(groups, vocab_size=vocab, device=device)
 
     u = uniforms((batch, gamma, 2), generator, device)
     # K ~ w[·, x] and the two coarse masses of K at every drafted position.   [B, γ]

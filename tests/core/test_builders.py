@@ -1,4 +1,4 @@
-"""Group builders against brute-force dense references (SPEC §2)."""
+"""Group builders against brute-force dense references (docs/algorithm.md)."""
 
 from __future__ import annotations
 
@@ -13,15 +13,20 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import pcg_core._builders as builders
-from pcg_core._builders import (
+from pcg_core import (
+    Groups,
+    GroupsCacheMismatchError,
+    InvalidArgumentError,
+    InvalidTypeError,
     embedding_digest,
     groups_from_labels,
     groups_from_threshold,
     groups_from_topk,
     singleton_groups,
 )
-from pcg_core._errors import GroupsCacheMismatchError, InvalidArgumentError, InvalidTypeError
-from pcg_core._groups import Groups
+from pcg_core._builders import BUILDER_VERSION
+from pcg_core._relation import dedupe, symmetric_relation
+from pcg_core._similarity import prepare_points, threshold_pairs
 
 SETTINGS = settings(derandomize=True, deadline=None, max_examples=100)
 Family = list[tuple[int, ...]]
@@ -143,11 +148,11 @@ def test_threshold_large_unaligned_vocabulary() -> None:
 def test_threshold_relation_exactly_symmetric(seed: int, n: int, block_size: int) -> None:
     """With θ equal to a computed float32 similarity, rounding still cannot break symmetry."""
     emb = random_embeddings(seed, n, 3, torch.float32)
-    points = builders._prepare(emb, "cosine", block_size)
+    points = prepare_points(emb, "cosine", block_size)
     unit = points.block(0, n)
     theta = float((unit @ unit.T)[0, n - 1])
-    rows, cols, vals = builders._threshold_pairs(points, theta, block_size)
-    ptr, members, values = builders._symmetric_relation(n, rows, cols, vals, 1.0)
+    rows, cols, vals = threshold_pairs(points, theta, block_size)
+    ptr, members, values = symmetric_relation(n, rows, cols, vals, 1.0)
     row_of = np.repeat(np.arange(n), np.diff(ptr))
     pairs = dict(zip(zip(row_of.tolist(), members.tolist(), strict=True), values.tolist(), strict=True))
     assert all(pairs.get((c, r)) == v for (r, c), v in pairs.items())
@@ -294,7 +299,7 @@ def test_params_and_digest_are_recorded() -> None:
     emb = random_embeddings(16, 12, 3)
     groups = groups_from_threshold(emb, 0.25, weights=_square, max_group_size=4)
     assert dict(groups.params) == {
-        "builder": "groups_from_threshold", "builder_version": builders.BUILDER_VERSION, "theta": 0.25,
+        "builder": "groups_from_threshold", "builder_version": BUILDER_VERSION, "theta": 0.25,
         "metric": "cosine", "token_range": None, "vocab_size": 12, "max_group_size": 4,
         "weights": f"custom:{__name__}._square",
     }
@@ -338,8 +343,8 @@ def test_dedupe_survives_hash_collisions() -> None:
     rows = [[0, 1], [0, 1], [2, 3], [1, 2], [0, 1], [2, 3], [5], [5], [4]]
     ptr = np.cumsum([0] + [len(r) for r in rows]).astype(np.int64)
     cols = np.array([x for r in rows for x in r], dtype=np.int64)
-    honest = builders._dedupe(ptr, cols)
-    colliding = builders._dedupe(ptr, cols, keys=np.zeros(len(rows), dtype=np.uint64))
+    honest = dedupe(ptr, cols)
+    colliding = dedupe(ptr, cols, keys=np.zeros(len(rows), dtype=np.uint64))
     assert honest.tolist() == colliding.tolist() == [0, 3, 2, 8, 6]
 
 
@@ -371,7 +376,7 @@ def test_cache_round_trip_and_mismatch(tmp_path: Path, monkeypatch: pytest.Monke
     def no_rebuild(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("rebuilt instead of loading the cache")
 
-    monkeypatch.setattr(builders, "_threshold_pairs", no_rebuild)
+    monkeypatch.setattr(builders, "threshold_pairs", no_rebuild)
     second = groups_from_threshold(emb, 0.4, weights="similarity", cache=path, block_size=7)
     for name in ("group_ptr", "group_members", "group_weights", "token_ptr", "token_groups", "token_weights"):
         assert torch.equal(getattr(first, name), getattr(second, name)), name
@@ -428,7 +433,7 @@ INVALID: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], type[Ex
     (groups_from_threshold, (E, -0.5), {"metric": "euclidean"}, InvalidArgumentError, "maximum distance"),
     (groups_from_threshold, (E, 0.5), {"metric": "dot"}, InvalidArgumentError, "metric='dot'"),
     (groups_from_threshold, (E, 0.5), {"weights": "uniform"}, InvalidArgumentError, "weights='uniform'"),
-    (groups_from_threshold, (E, 0.5), {"block_size": 0}, InvalidArgumentError, "block_size=0: must be ≥ 1"),
+    (groups_from_threshold, (E, 0.5), {"block_size": 0}, InvalidArgumentError, "block_size=0: must be an integer >= 1"),
     (groups_from_threshold, (E, 0.5), {"max_group_size": 0}, InvalidArgumentError, "max_group_size=0"),
     (groups_from_threshold, (E, 0.5), {"vocab_size": 7}, InvalidArgumentError, "must equal the number"),
     (groups_from_threshold, (E, 0.5), {"token_range": (0, 6)}, InvalidArgumentError,
@@ -439,19 +444,24 @@ INVALID: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], type[Ex
      "0 ≤ start < stop"),
     (groups_from_threshold, (E, 0.5), {"token_range": (0, 5), "vocab_size": 9}, InvalidArgumentError,
      "rows (the speech ids) or vocab_size = 9 rows"),
-    (groups_from_threshold, (E, 0.5), {"token_range": 3, "vocab_size": 9}, InvalidArgumentError,
-     "pair of ints"),
+    (groups_from_threshold, (E, 0.5), {"token_range": 3, "vocab_size": 9}, InvalidTypeError,
+     "pair of integers"),
+    (groups_from_threshold, (E, 0.5), {"token_range": (0, 6.0), "vocab_size": 9}, InvalidTypeError,
+     "token_range[1]=6.0: must be an integer"),
     (groups_from_threshold, (E, 0.5), {"weights": _square, "cache": "x.npz"}, InvalidArgumentError,
      "custom weights callable"),
     (groups_from_threshold, (E, 0.5), {"weights": lambda v: v[:1]}, InvalidArgumentError, "one weight per"),
     (groups_from_threshold, (E, 0.5), {"weights": lambda v: v - 5}, InvalidArgumentError, "weights > 0"),
-    (groups_from_topk, (E, 0), {}, InvalidArgumentError, "k=0: must be ≥ 1"),
-    (groups_from_topk, (E, 7), {}, InvalidArgumentError, "k=7: must be ≤ the number of speech tokens (6)"),
-    (groups_from_topk, (E, 2.0), {}, InvalidTypeError, "k=2.0: must be an int"),
+    (groups_from_topk, (E, 0), {}, InvalidArgumentError, "k=0: must be an integer >= 1"),
+    (groups_from_topk, (E, 7), {}, InvalidArgumentError, "k=7: must be <= the number of speech tokens (6)"),
+    (groups_from_topk, (E, 2.0), {}, InvalidTypeError, "k=2.0: must be an integer"),
     (groups_from_topk, (E, 2), {"min_similarity": float("inf")}, InvalidArgumentError, "must be finite"),
     (groups_from_topk, (E, 2), {"metric": "l1"}, InvalidArgumentError, "metric='l1'"),
     (singleton_groups, (0,), {}, InvalidArgumentError, "vocab_size=0"),
     (groups_from_labels, ([0.5, 1.0],), {}, InvalidTypeError, "must hold integers"),
+    (groups_from_labels, ([],), {}, InvalidArgumentError, "labels=[]: is empty"),
+    (groups_from_labels, (torch.tensor([], dtype=torch.float32),), {}, InvalidArgumentError, "is empty"),
+    (groups_from_labels, (torch.tensor([True]),), {}, InvalidTypeError, "must hold integers"),
     (groups_from_labels, (torch.tensor([0.0]),), {}, InvalidTypeError, "must hold integers"),
     (groups_from_labels, (np.zeros((2, 2), np.int64),), {}, InvalidArgumentError, "1-D"),
     (groups_from_labels, ([1, -2],), {}, InvalidArgumentError, "found -2"),

@@ -11,7 +11,7 @@ import torch
 
 from pcg_core import (
     FORMAT_VERSION,
-    WEIGHT_SUM_TOLERANCE,
+    SUM_TOLERANCE,
     Groups,
     GroupsCacheMismatchError,
     InvalidArgumentError,
@@ -191,8 +191,10 @@ def test_validate_catches_duplicate_member() -> None:
 
 
 def test_validate_tolerance() -> None:
-    # A drift below WEIGHT_SUM_TOLERANCE in both directions passes; above it fails.
-    for drift, ok in ((WEIGHT_SUM_TOLERANCE / 10, True), (WEIGHT_SUM_TOLERANCE * 10, False)):
+    # Each token's weights sum to 1 within the float64 entry of SUM_TOLERANCE (1e-6):
+    # a drift below it passes; above it fails.
+    tolerance = SUM_TOLERANCE["float64"]
+    for drift, ok in ((tolerance / 10, True), (tolerance * 10, False)):
         good = build(RAW)
         gw, tw = good.group_weights.clone(), good.token_weights.clone()
         gw[good.group_members.long() == 4] += drift  # token 4 is in one group only

@@ -2,6 +2,9 @@
 
 Each row is (call, error type, argument name, rule fragment): the error must be
 of that type and its message must start with ``name=`` and state the rule.
+A second table runs every integer (and real) parameter of every public
+function with numpy scalars, which must be accepted and give the same result
+as Python numbers, and with a float and a bool, which are type errors.
 """
 
 from __future__ import annotations
@@ -17,10 +20,14 @@ from pcg_core import (
     Groups,
     InvalidArgumentError,
     InvalidTypeError,
+    VerifyResult,
     coarse_probs,
     draft_only_verify,
     group_masses,
     groups_from_labels,
+    groups_from_threshold,
+    groups_from_topk,
+    singleton_groups,
     ssd_verify,
     standard_verify,
     verify,
@@ -116,14 +123,26 @@ COMMON: list[tuple[str, dict[str, Any], type[Exception], str, str]] = [
     ("generator-int", {"generator": 0}, BAD_TYPE, "generator", "must be a torch.Generator"),
     ("generator-none", {"generator": None}, BAD_TYPE, "generator", "must be a torch.Generator"),
     ("unchecked-values-still-check-shapes", {"target_probs": uniform(B, GAMMA, V), "check_inputs": False},
-     BAD_VALUE, "target_probs", "must be a tensor of shape [2, 3, 4]"),
+     BAD_VALUE, "target_probs", "must have shape [2, 3, 4]"),
+    ("unchecked-values-still-check-types", {"target_probs": np.full((B, GAMMA + 1, V), 0.25), "check_inputs": False},
+     BAD_TYPE, "target_probs", "must be a torch.Tensor"),
+    ("check-inputs-not-bool", {"check_inputs": 1}, BAD_TYPE, "check_inputs", "must be a bool"),
     ("unchecked-values-still-check-ranges",
      {"draft_tokens": torch.tensor([[0, 9], [2, 3]]), "check_inputs": False},
      BAD_VALUE, "draft_tokens", "ids must lie in [0, V=4)"),
 ]
 
-BAD_TOLERANCES = [-0.1, 1.5, float("nan"), float("inf"), "0.3", True, None]
-BAD_TRIALS = [-1, 1.5, True, "8"]
+# (value, error, rule fragment)
+BAD_TOLERANCES = [
+    (-0.1, BAD_VALUE, "must lie in [0, 1] (the SSD β)"), (1.5, BAD_VALUE, "must lie in [0, 1] (the SSD β)"),
+    (float("nan"), BAD_VALUE, "must be finite"), (float("inf"), BAD_VALUE, "must be finite"),
+    ("0.3", BAD_TYPE, "must be a real number"), (True, BAD_TYPE, "must be a real number, not a bool"),
+    (None, BAD_TYPE, "must be a real number"),
+]
+BAD_TRIALS = [
+    (-1, BAD_VALUE, "must be an integer >= 0"), (1.5, BAD_TYPE, "must be an integer"),
+    (True, BAD_TYPE, "must be an integer, not a bool"), ("8", BAD_TYPE, "must be an integer"),
+]
 
 
 def table() -> list[Any]:
@@ -134,12 +153,12 @@ def table() -> list[Any]:
                                      id=f"{fname}-{case_id}"))
     rows += [
         pytest.param(lambda: verify(**verify_args(), residual="greedy"), BAD_VALUE, "residual",
-                     "must be 'thinning' or 'exact'", id="verify-bad-residual"),
-        *[pytest.param(lambda t=t: verify(**verify_args(), max_thinning_trials=t), BAD_VALUE,
-                       "max_thinning_trials", "must be an int >= 0", id=f"verify-max-thinning-trials-{t!r}")
-          for t in BAD_TRIALS],
-        *[pytest.param(lambda b=b: ssd_verify(**verify_args(), tolerance=b), BAD_VALUE, "tolerance",
-                       "must be a float in [0, 1]", id=f"ssd-tolerance-{b!r}") for b in BAD_TOLERANCES],
+                     "must be one of 'thinning', 'exact'", id="verify-bad-residual"),
+        *[pytest.param(lambda t=t: verify(**verify_args(), max_thinning_trials=t), error,
+                       "max_thinning_trials", fragment, id=f"verify-max-thinning-trials-{t!r}")
+          for t, error, fragment in BAD_TRIALS],
+        *[pytest.param(lambda b=b: ssd_verify(**verify_args(), tolerance=b), error, "tolerance",
+                       fragment, id=f"ssd-tolerance-{b!r}") for b, error, fragment in BAD_TOLERANCES],
         # coarse_probs
         pytest.param(lambda: coarse_probs(torch.ones(V, dtype=torch.int64), GROUPS), BAD_TYPE, "probs",
                      "must be a floating torch.Tensor", id="coarse-int-probs"),
@@ -170,9 +189,7 @@ def table() -> list[Any]:
     ids, positive = "ids must lie in [0, vocab_size=4)", "weights must be finite and > 0"
     offsets = "must be non-decreasing offsets from 0 to len(group_members)"
     for case_id, args, name, fragment in [
-        ("zero-vocab", (0, ptr, members), "vocab_size", "must be a positive int"),
-        ("bool-vocab", (True, ptr, members), "vocab_size", "must be a positive int"),
-        ("float-vocab", (4.0, ptr, members), "vocab_size", "must be a positive int"),
+        ("zero-vocab", (0, ptr, members), "vocab_size", "must be an integer >= 1"),
         ("ptr-not-from-zero", (V, np.array([1, 2, 4]), members), "group_ptr", offsets),
         ("ptr-short-of-nnz", (V, np.array([0, 2, 3]), members), "group_ptr", offsets),
         ("ptr-decreasing", (V, np.array([0, 3, 2, 4]), members), "group_ptr", offsets),
@@ -192,9 +209,19 @@ def table() -> list[Any]:
     ]:
         call = lambda a=args: Groups.from_memberships(*a)  # noqa: E731
         rows.append(pytest.param(call, BAD_VALUE, name, fragment, id=f"from-memberships-{case_id}"))
-    rows.append(pytest.param(
-        lambda: Groups.from_memberships(V, ptr, np.array([0.7, 1.2, 2.9, 3.1])),
-        BAD_TYPE, "group_members", "", id="from-memberships-float-members"))
+    rows += [
+        pytest.param(lambda: Groups.from_memberships(V, ptr, np.array([0.7, 1.2, 2.9, 3.1])),
+                     BAD_TYPE, "group_members", "must hold integers", id="from-memberships-float-members"),
+        pytest.param(lambda: Groups.from_memberships(True, ptr, members), BAD_TYPE, "vocab_size",
+                     "must be an integer, not a bool", id="from-memberships-bool-vocab"),
+        pytest.param(lambda: Groups.from_memberships(4.0, ptr, members), BAD_TYPE, "vocab_size",
+                     "must be an integer", id="from-memberships-float-vocab"),
+        pytest.param(lambda: GROUPS.members_of(2), BAD_VALUE, "k", "must be an integer in [0, 1]",
+                     id="members-of-past-the-end"),
+        pytest.param(lambda: GROUPS.groups_of(-1), BAD_VALUE, "t", "must be an integer in [0, 3]",
+                     id="groups-of-negative"),
+        pytest.param(lambda: groups_from_labels([]), BAD_VALUE, "labels", "is empty", id="labels-empty"),
+    ]
     return rows
 
 
@@ -217,3 +244,89 @@ def test_rows_within_the_dtype_tolerance_are_accepted(dtype: torch.dtype, delta:
     assert float((target.double().sum(-1) - 1).abs().max()) > 0  # really off, but within tolerance
     out = verify(**verify_args(draft_probs=uniform(B, GAMMA, V, dtype=dtype), target_probs=target))
     assert out.tokens.shape == (B, GAMMA + 1)
+
+
+# ---------------------------------------------------------------------------- numbers of every kind
+EMB = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [-1.0, 0.2], [0.5, 0.5]], dtype=torch.float64)
+PTR, MEMBERS = np.array([0, 2, 4]), np.array([0, 1, 2, 3])
+REJECTING = {"draft_probs": torch.tensor([[[1.0, 0.0, 0.0, 0.0]]] * B, dtype=torch.float64).expand(B, GAMMA, V),
+             "target_probs": torch.tensor([[[0.0, 0.0, 0.5, 0.5]]] * B, dtype=torch.float64).expand(B, GAMMA + 1, V),
+             "draft_tokens": torch.zeros(B, GAMMA, dtype=torch.int64)}
+
+
+def _verify_trials(n: Any) -> Any:
+    return verify(**verify_args(**REJECTING), max_thinning_trials=n)
+
+
+# (id, call taking the value, a valid value, the argument's name in errors). Every int parameter of the
+# public API is listed; token_range is checked element by element.
+INT_PARAMETERS: list[tuple[str, Callable[[Any], Any], int, str]] = [
+    ("singleton_groups-vocab_size", lambda n: singleton_groups(n), 5, "vocab_size"),
+    ("from_memberships-vocab_size", lambda n: Groups.from_memberships(n, PTR, MEMBERS), 4, "vocab_size"),
+    ("members_of-k", lambda n: GROUPS.members_of(n), 1, "k"),
+    ("groups_of-t", lambda n: GROUPS.groups_of(n), 3, "t"),
+    ("threshold-block_size", lambda n: groups_from_threshold(EMB, 0.5, block_size=n), 4, "block_size"),
+    ("threshold-max_group_size", lambda n: groups_from_threshold(EMB, 0.5, max_group_size=n), 2, "max_group_size"),
+    ("threshold-vocab_size", lambda n: groups_from_threshold(EMB, 0.5, vocab_size=n), 6, "vocab_size"),
+    ("threshold-token_range-start",
+     lambda n: groups_from_threshold(EMB[:4], 0.5, token_range=(n, 6), vocab_size=8), 2, "token_range[0]"),
+    ("threshold-token_range-stop",
+     lambda n: groups_from_threshold(EMB[:4], 0.5, token_range=(2, n), vocab_size=8), 6, "token_range[1]"),
+    ("threshold-token_range-vocab_size",
+     lambda n: groups_from_threshold(EMB[:4], 0.5, token_range=(2, 6), vocab_size=n), 8, "vocab_size"),
+    ("topk-k", lambda n: groups_from_topk(EMB, n), 2, "k"),
+    ("topk-block_size", lambda n: groups_from_topk(EMB, 2, block_size=n), 4, "block_size"),
+    ("topk-vocab_size", lambda n: groups_from_topk(EMB, 2, vocab_size=n), 6, "vocab_size"),
+    ("topk-token_range-start", lambda n: groups_from_topk(EMB[:4], 2, token_range=(n, 6), vocab_size=8), 2,
+     "token_range[0]"),
+    ("topk-token_range-stop", lambda n: groups_from_topk(EMB[:4], 2, token_range=(2, n), vocab_size=8), 6,
+     "token_range[1]"),
+    ("verify-max_thinning_trials", _verify_trials, 3, "max_thinning_trials"),
+]
+
+# The same for the real parameters: numpy reals (and ints) are accepted, a bool is a type error.
+REAL_PARAMETERS: list[tuple[str, Callable[[Any], Any], float, str]] = [
+    ("threshold-theta", lambda x: groups_from_threshold(EMB, x), 0.5, "theta"),
+    ("topk-min_similarity", lambda x: groups_from_topk(EMB, 3, min_similarity=x), 0.5, "min_similarity"),
+    ("ssd-tolerance", lambda x: ssd_verify(**verify_args(**REJECTING), tolerance=x), 0.25, "tolerance"),
+]
+
+
+def fingerprint(result: Any) -> Any:
+    """What must not depend on the Python or numpy type of a number argument."""
+    if isinstance(result, Groups):
+        return result.group_ptr.tolist(), result.group_members.tolist(), result.group_weights.tolist(), \
+            dict(result.params)
+    if isinstance(result, VerifyResult):
+        return result.tokens.tolist(), result.num_accepted.tolist(), result.thinning_trials.tolist()
+    return result.tolist()
+
+
+@pytest.mark.parametrize("kind", [np.int64, np.int32, np.uint16], ids=lambda kind: kind.__name__)
+@pytest.mark.parametrize(("call", "value", "name"), [pytest.param(*row[1:], id=row[0]) for row in INT_PARAMETERS])
+def test_numpy_integers_are_integers(call: Callable[[Any], Any], value: int, name: str, kind: type) -> None:
+    assert fingerprint(call(kind(value))) == fingerprint(call(value))
+
+
+@pytest.mark.parametrize("bad", [2.0, np.float64(2.0), True, np.bool_(True)], ids=repr)
+@pytest.mark.parametrize(("call", "value", "name"), [pytest.param(*row[1:], id=row[0]) for row in INT_PARAMETERS])
+def test_floats_and_bools_are_not_integers(call: Callable[[Any], Any], value: int, name: str, bad: Any) -> None:
+    with pytest.raises(InvalidTypeError) as info:
+        call(bad)
+    assert str(info.value).startswith(f"{name}="), str(info.value)
+    assert "must be an integer" in str(info.value)
+    assert info.value.name == name
+
+
+@pytest.mark.parametrize("kind", [np.float64, np.float32], ids=lambda kind: kind.__name__)
+@pytest.mark.parametrize(("call", "value", "name"), [pytest.param(*row[1:], id=row[0]) for row in REAL_PARAMETERS])
+def test_numpy_reals_are_reals(call: Callable[[Any], Any], value: float, name: str, kind: type) -> None:
+    # The values are exact in float32, so every kind gives the same float.
+    assert fingerprint(call(kind(value))) == fingerprint(call(value))
+
+
+@pytest.mark.parametrize(("call", "value", "name"), [pytest.param(*row[1:], id=row[0]) for row in REAL_PARAMETERS])
+def test_bools_are_not_reals(call: Callable[[Any], Any], value: float, name: str) -> None:
+    with pytest.raises(InvalidTypeError) as info:
+        call(True)
+    assert str(info.value).startswith(f"{name}=True: must be a real number, not a bool")

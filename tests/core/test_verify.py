@@ -1,4 +1,4 @@
-"""Laws of :func:`pcg_core.verify` on small vocabularies (SPEC §3-§4).
+"""Laws of :func:`pcg_core.verify` on small vocabularies (docs/algorithm.md, docs/laws.md).
 
 Math follows the paper: q is the target, p the draft; code says ``target`` and
 ``draft``.
@@ -8,7 +8,7 @@ Two layers:
 1. :func:`walk_one_position` is an analytic law written independently of
    pcg_core: plain Python loops over exact fractions that follow the
    algorithm's branches (x ~ p; K ~ w[·, x]; accept with min(1, Q_c/P_c); on
-   reject the thinning loop, capped or not). It is compared with SPEC §4's
+   reject the thinning loop, capped or not). It is compared with docs/laws.md's
    closed forms to 1e-12.
 2. Sampled frequencies of ``verify`` are compared with that law.
 
@@ -211,7 +211,7 @@ def walk_one_position(case: Case, max_trials: int | None = None) -> ExactLaw:
 
 
 def spec_law(draft: np.ndarray, target: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """SPEC §4's closed forms in float64, [2, M, V] (0 = rejected, 1 = accepted)."""
+    """docs/laws.md's closed forms in float64, [2, M, V] (0 = rejected, 1 = accepted)."""
     coarse_draft, coarse_target = w @ draft, w @ target
     ratio = np.minimum(1.0, np.divide(coarse_target, coarse_draft, out=np.ones_like(coarse_draft),
                                       where=coarse_draft > 0))
@@ -271,7 +271,7 @@ def assert_binomial(successes: int, trials: int, prob: float, what: str) -> None
 
 # --------------------------------------------------------------------------- sampling harness
 def draw_drafts(draft_probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """x ~ p at every position: [B, γ, V] → int64 [B, γ] (the harness's job, SPEC §3.1)."""
+    """x ~ p at every position: [B, γ, V] → int64 [B, γ] (the harness's job, docs/algorithm.md)."""
     batch, gamma, vocab = draft_probs.shape
     flat = draft_probs.reshape(-1, vocab).to(torch.float64)
     return torch.multinomial(flat, 1, replacement=True, generator=generator).reshape(batch, gamma)

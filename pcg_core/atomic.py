@@ -1,4 +1,8 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+"""Atomic file writes: a reader sees the old file or the new one, never half of one.
+
+A leaf module (standard library only), shared by the group cache of pcg_core
+and the reports of pcg_verify.
+"""
 
 from __future__ import annotations
 
