@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from pcg_verify import _stats_common as common
-from pcg_verify._stats_results import FamilyDecision
+from pcg_core.validation import check_choice, check_probability
+from pcg_verify.stats import _common as common
+from pcg_verify.stats._results import FamilyDecision
 
 __all__ = ["adjust_family"]
 
@@ -47,8 +48,8 @@ def adjust_family(
     (True, False, False)
     """
     values = common.unit_values("pvalues", pvalues, one_dimensional=True)
-    rate = common.rate("family_false_positive_rate", family_false_positive_rate)
-    method_name = common.choice("method", method, _METHODS)
+    rate = check_probability("family_false_positive_rate", family_false_positive_rate, strict=True)
+    method_name = check_choice("method", method, _METHODS)
     m = values.size
     if method_name == "bonferroni":
         adjusted = np.minimum(1.0, m * values)

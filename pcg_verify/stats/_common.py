@@ -1,9 +1,12 @@
-"""Argument validation and JSON conversion shared by the statistics modules.
+"""The array rules of the statistics, and JSON conversion of their results.
 
-Each public function of :mod:`pcg_verify.stats` validates its arguments with
-the small helpers below, so every user mistake raises
-:class:`~pcg_core._errors.InvalidArgumentError` or
-:class:`~pcg_core._errors.InvalidTypeError` quoting ``name=value`` and the rule.
+Scalar arguments are checked by :mod:`pcg_core.validation` (``check_int``,
+``check_real``, ``check_probability``, ``check_choice``), which holds the one
+copy of each rule. The rules below are the ones only the statistics need:
+count vectors, laws given as array-likes, values in [0, 1], the pair of error
+rates of a sizing question and optional message texts. Every user mistake
+raises :class:`~pcg_core.errors.InvalidArgumentError` or
+:class:`~pcg_core.errors.InvalidTypeError` quoting ``name=value`` and the rule.
 """
 
 from __future__ import annotations
@@ -16,53 +19,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from pcg_core._errors import InvalidArgumentError, InvalidTypeError
+from pcg_core.errors import InvalidArgumentError, InvalidTypeError
+from pcg_core.validation import SUM_TOLERANCE, check_int_array, check_probability, check_probs, check_real
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-# A law's probabilities may miss 1 by this much (absolute, i.e. relative to the total 1).
-PROBS_SUM_TOLERANCE = 1e-9
-
-
-def real(name: str, value: object) -> float:
-    """``value`` as a float; bools and non-numbers are type errors."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InvalidTypeError(name, value, "must be a real number")
-    return float(value)
-
-
-def rate(name: str, value: object) -> float:
-    """A probability of error or a confidence: strictly between 0 and 1."""
-    number = real(name, value)
-    if not 0.0 < number < 1.0:
-        raise InvalidArgumentError(name, value, "must lie strictly between 0 and 1")
-    return number
-
-
-def probability(name: str, value: object) -> float:
-    """A probability: in [0, 1], endpoints included."""
-    number = real(name, value)
-    if not 0.0 <= number <= 1.0:
-        raise InvalidArgumentError(name, value, "must lie in [0, 1]")
-    return number
-
-
-def integer(name: str, value: object, *, minimum: int) -> int:
-    """An integer (Python or numpy, never bool) that is at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise InvalidTypeError(name, value, "must be an integer")
-    number = int(value)
-    if number < minimum:
-        raise InvalidArgumentError(name, value, f"must be an integer >= {minimum}")
-    return number
-
-
-def choice(name: str, value: object, choices: tuple[str, ...]) -> str:
-    """One of a fixed set of option strings."""
-    if not isinstance(value, str) or value not in choices:
-        raise InvalidArgumentError(name, value, f"must be one of {', '.join(map(repr, choices))}")
-    return value
+#: |Σ_k probs[k] − 1| allowed for a law; the float64 entry of
+#: :data:`pcg_core.validation.SUM_TOLERANCE`, the tolerance of the exact laws
+#: whose output the gate passes here.
+PROBS_SUM_TOLERANCE = SUM_TOLERANCE["float64"]
 
 
 def text(name: str, value: object, *, optional: bool) -> str | None:
@@ -77,13 +43,13 @@ def text(name: str, value: object, *, optional: bool) -> str | None:
 
 
 def error_rates(false_positive_rate: object, false_negative_rate: object) -> tuple[float, float]:
-    """The two error rates of a sizing question; their sum must stay below 1.
+    """The two error rates of a sizing question, each in (0, 1); their sum must stay below 1.
 
     A test that ignores the data and rejects with probability ``alpha`` already
     has ``false_negative_rate = 1 - alpha``, so ``alpha + beta >= 1`` needs no data.
     """
-    alpha = rate("false_positive_rate", false_positive_rate)
-    beta = rate("false_negative_rate", false_negative_rate)
+    alpha = check_probability("false_positive_rate", false_positive_rate, strict=True)
+    beta = check_probability("false_negative_rate", false_negative_rate, strict=True)
     if alpha + beta >= 1.0:
         raise InvalidArgumentError(
             "false_negative_rate",
@@ -120,12 +86,10 @@ def vector(name: str, value: object, *, min_length: int = 1) -> npt.NDArray[Any]
 
 def count_vector(name: str, value: object) -> IntArray:
     """Counts: 1-D, integer dtype, nonnegative, at least one entry. Shape [K]."""
-    array = vector(name, value)
-    if not np.issubdtype(array.dtype, np.integer):
-        raise InvalidTypeError(name, value, "must have an integer dtype (counts)")
-    if np.any(array < 0):
+    counts = check_int_array(name, value, ndim=1, nonempty=True)
+    if np.any(counts < 0):
         raise InvalidArgumentError(name, value, "counts must be nonnegative")
-    return array.astype(np.int64)
+    return counts
 
 
 def total(name: str, counts: IntArray, value: object) -> int:
@@ -136,30 +100,32 @@ def total(name: str, counts: IntArray, value: object) -> int:
     return n_samples
 
 
-def prob_vector(name: str, value: object, *, length: int, length_name: str) -> FloatArray:
-    """A law over ``length`` categories: finite, nonnegative, summing to 1.
+def prob_vector(name: str, value: object, *, length: int | None = None, length_name: str = "") -> FloatArray:
+    """A law over ``length`` categories (any number when None): finite, nonnegative, summing to 1. Shape [K].
 
-    The sum may miss 1 by :data:`PROBS_SUM_TOLERANCE`; the returned copy is
-    renormalised to sum to 1 exactly (up to rounding). Shape [K].
+    The rule is :func:`pcg_core.validation.check_probs` on the float64 copy,
+    with :data:`PROBS_SUM_TOLERANCE`. The returned copy is then divided by its
+    sum, so that the expected counts ``n * law`` add up to ``n`` exactly (up to
+    rounding), as the G and chi-square statistics assume.
     """
     array = vector(name, value).astype(np.float64)
-    if array.size != length:
+    if length is not None and array.size != length:
         raise InvalidArgumentError(name, value, f"must have {length} entries, one per entry of {length_name}")
-    if not np.all(np.isfinite(array)):
-        raise InvalidArgumentError(name, value, "probabilities must be finite")
-    if np.any(array < 0.0):
-        raise InvalidArgumentError(name, value, "probabilities must be nonnegative")
-    mass = float(array.sum())
-    if abs(mass - 1.0) > PROBS_SUM_TOLERANCE:
-        raise InvalidArgumentError(
-            name, value, f"probabilities must sum to 1 (within {PROBS_SUM_TOLERANCE:g}), got {mass!r}"
-        )
-    normalised: FloatArray = array / mass
+    check_probs(name, array, atol=PROBS_SUM_TOLERANCE)
+    normalised: FloatArray = array / array.sum()
     return normalised
 
 
+def discrepancy(name: str, value: object) -> float:
+    """A discrepancy measured as a distance between laws or CDFs: a real in (0, 1]."""
+    number = check_real(name, value)
+    if not 0.0 < number <= 1.0:
+        raise InvalidArgumentError(name, value, "must lie in (0, 1]")
+    return number
+
+
 def unit_values(name: str, value: object, *, one_dimensional: bool) -> FloatArray:
-    """Finite values in [0, 1] (PIT values, CDF values, probabilities)."""
+    """Finite values in [0, 1] (PIT values, CDF values, p-values), as float64 of the same shape."""
     array = vector(name, value) if one_dimensional else _array(name, value)
     floats = array.astype(np.float64)
     if not np.all(np.isfinite(floats)):
@@ -170,10 +136,12 @@ def unit_values(name: str, value: object, *, one_dimensional: bool) -> FloatArra
 
 
 def jsonable(value: object) -> Any:
-    """Plain JSON types: numpy scalars unwrapped, tuples as lists, non-finite floats as strings.
+    """Plain JSON types: numpy scalars unwrapped, tuples as lists, non-finite floats as None.
 
-    ``inf``, ``-inf`` and ``nan`` become the strings ``"inf"``, ``"-inf"`` and
-    ``"nan"`` so that ``json.dumps(..., allow_nan=False)`` accepts every result.
+    ``inf``, ``-inf`` and ``nan`` become ``None`` (JSON ``null``) so that
+    ``json.dumps(..., allow_nan=False)`` accepts every result and every JSON
+    reader parses it; the other fields of a result say which case it was
+    (e.g. ``impossible_categories`` for an infinite G statistic).
     """
     if value is None or isinstance(value, bool | str):
         return value
@@ -181,9 +149,7 @@ def jsonable(value: object) -> Any:
         return int(value)
     if isinstance(value, numbers.Real):
         number = float(value)
-        if math.isfinite(number):
-            return number
-        return "nan" if math.isnan(number) else ("inf" if number > 0 else "-inf")
+        return number if math.isfinite(number) else None
     if isinstance(value, dict):
         return {str(key): jsonable(item) for key, item in value.items()}
     if isinstance(value, Iterable):

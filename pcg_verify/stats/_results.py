@@ -15,8 +15,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from pcg_core._errors import InvalidTypeError
-from pcg_verify import _stats_common as common
+from pcg_core.errors import InvalidTypeError
+from pcg_core.validation import check_probability
+from pcg_verify.stats import _common as common
 
 __all__ = [
     "BinomialTestResult",
@@ -35,7 +36,7 @@ def _to_dict(result: Any) -> dict[str, Any]:
 
 
 def _passed(pvalue: float, false_positive_rate: float) -> bool:
-    return pvalue > common.rate("false_positive_rate", false_positive_rate)
+    return pvalue > check_probability("false_positive_rate", false_positive_rate, strict=True)
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class GoodnessOfFitResult:
     ----------
     statistic : float
         G (``2 Σ O ln(O/E)``) or Pearson's chi-square over the cells; ``inf``
-        when a category of probability 0 was observed.
+        when a category of probability 0 was observed (``None`` in ``to_dict()``).
     pvalue : float
         Asymptotic chi-square p-value, or the Monte Carlo one
         ``(1 + #{simulated >= observed}) / (1 + monte_carlo_samples)``.
@@ -89,7 +90,7 @@ class GoodnessOfFitResult:
         return _passed(self.pvalue, false_positive_rate)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON types; non-finite floats as the strings ``"inf"``/``"nan"``."""
+        """Plain JSON types; non-finite floats as None (JSON ``null``)."""
         return _to_dict(self)
 
 
@@ -100,6 +101,9 @@ class BinomialTestResult:
     ``statistic`` is the observed rate ``successes / n_samples`` (as in
     :func:`scipy.stats.binomtest`), ``pvalue`` the exact two-sided p-value and
     ``[ci_low, ci_high]`` the Clopper–Pearson interval at ``confidence``.
+
+    .. note:: Provisional: the gate does not use the binomial family yet; its
+       interface may change without notice.
     """
 
     statistic: float
@@ -118,7 +122,7 @@ class BinomialTestResult:
         return _passed(self.pvalue, false_positive_rate)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON types; non-finite floats as the strings ``"inf"``/``"nan"``."""
+        """Plain JSON types; non-finite floats as None (JSON ``null``)."""
         return _to_dict(self)
 
 
@@ -129,6 +133,9 @@ class UniformityResult:
     ``statistic`` is the KS distance ``D_n`` or the Anderson–Darling ``A²``;
     ``max_cdf_deviation`` is ``D_n`` for both methods and ``deviation_at`` the
     sample value where the empirical CDF is farthest from the identity.
+
+    .. note:: Provisional: the gate does not use the uniformity (PIT) family
+       yet; its interface may change without notice.
     """
 
     statistic: float
@@ -143,7 +150,7 @@ class UniformityResult:
         return _passed(self.pvalue, false_positive_rate)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON types; non-finite floats as the strings ``"inf"``/``"nan"``."""
+        """Plain JSON types; non-finite floats as None (JSON ``null``)."""
         return _to_dict(self)
 
 
@@ -154,6 +161,9 @@ class TVBoundResult:
     With probability at least ``confidence``,
     ``TV(true law, probs) <= bound``, where
     ``bound = min(1, empirical_tv + expectation_term + concentration_term)``.
+
+    .. note:: Provisional: the gate does not use :func:`tv_upper_bound` yet;
+       its interface may change without notice.
     """
 
     bound: float
@@ -165,7 +175,7 @@ class TVBoundResult:
     n_cells: int
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON types."""
+        """Plain JSON types; non-finite floats as None (JSON ``null``)."""
         return _to_dict(self)
 
 
@@ -185,7 +195,7 @@ class FamilyDecision:
     family_false_positive_rate: float
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON types."""
+        """Plain JSON types; non-finite floats as None (JSON ``null``)."""
         return _to_dict(self)
 
 
@@ -280,12 +290,14 @@ class StatisticalAssertionError(AssertionError):
 
         Examples
         --------
-        >>> from pcg_verify.stats import StatisticalAssertionError, check_binomial
-        >>> result = check_binomial(90, 100, 0.5)
+        >>> from pcg_verify.stats import StatisticalAssertionError, check_categorical
+        >>> result = check_categorical([90, 10], [0.5, 0.5])
         >>> error = StatisticalAssertionError.from_result(
-        ...     result, what="accept rate", reproduce="pytest -k accept", false_positive_rate=1e-6)
+        ...     result, what="group labels", reproduce="pytest -k labels", false_positive_rate=1e-6)
+        >>> print(str(error).splitlines()[0])
+        group labels failed: G test rejects (pvalue=9.50443e-18 <= false_positive_rate=1e-06)
         >>> print(str(error).splitlines()[-1])
-        Reproduce: pytest -k accept
+        Reproduce: pytest -k labels
         """
         if not isinstance(
             result, GoodnessOfFitResult | BinomialTestResult | UniformityResult | FamilyDecision
@@ -298,7 +310,9 @@ class StatisticalAssertionError(AssertionError):
         what_text = common.text("what", what, optional=False)
         reproduce_text = common.text("reproduce", reproduce, optional=True)
         threshold = (
-            None if false_positive_rate is None else common.rate("false_positive_rate", false_positive_rate)
+            None
+            if false_positive_rate is None
+            else check_probability("false_positive_rate", false_positive_rate, strict=True)
         )
         headline, lines = _evidence(result)
         if isinstance(result, FamilyDecision):

@@ -11,12 +11,14 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
+from scipy.stats import chi2
 
-from pcg_core._errors import InvalidArgumentError
-from pcg_verify import _stats_common as common
-from pcg_verify._stats_common import FloatArray, IntArray
-from pcg_verify._stats_results import GoodnessOfFitResult, StatisticalAssertionError
+from pcg_core.errors import InvalidArgumentError
+from pcg_core.validation import check_choice, check_int, check_probability, check_real
+from pcg_verify.stats import _common as common
+from pcg_verify.stats._common import FloatArray, IntArray
+from pcg_verify.stats._results import GoodnessOfFitResult, StatisticalAssertionError
 
 __all__ = [
     "DEFAULT_MONTE_CARLO_SAMPLES",
@@ -61,16 +63,10 @@ def _validate_check(
     count_array = common.count_vector("counts", counts)
     law = common.prob_vector("probs", probs, length=count_array.size, length_name="counts")
     n_samples = common.total("counts", count_array, counts)
-    method_name = common.choice("method", method, _METHODS)
-    threshold = common.real("min_expected", min_expected)
-    if not (math.isfinite(threshold) and threshold >= 0.0):
-        raise InvalidArgumentError("min_expected", min_expected, "must be a finite number >= 0")
-    samples = (
-        None
-        if monte_carlo_samples is None
-        else common.integer("monte_carlo_samples", monte_carlo_samples, minimum=1)
-    )
-    seed_value = None if seed is None else common.integer("seed", seed, minimum=0)
+    method_name = check_choice("method", method, _METHODS)
+    threshold = check_real("min_expected", min_expected, minimum=0.0)
+    samples = None if monte_carlo_samples is None else check_int("monte_carlo_samples", monte_carlo_samples, minimum=1)
+    seed_value = None if seed is None else check_int("seed", seed, minimum=0)
     if samples is not None and seed_value is None:
         raise InvalidArgumentError(
             "seed", seed, "is required when monte_carlo_samples is given", hint="pass an integer seed"
@@ -122,15 +118,39 @@ def _pool(observed: FloatArray, expected: FloatArray, min_expected: float) -> _C
     )
 
 
-def pooled_cell_count(n_samples: int, probs: FloatArray, *, min_expected: float = 5.0) -> int:
+def pooled_cell_count(n_samples: int, probs: object, *, min_expected: float = 5.0) -> int:
     """Cells left after :func:`check_categorical` pools the support of ``probs`` for ``n_samples``.
 
-    Fewer than 2 means the chi-square reference distribution does not apply
-    and :func:`check_categorical` would need a Monte Carlo p-value.
+    Parameters
+    ----------
+    n_samples : int
+        The total count n the test will see, ``>= 1``.
+    probs : array_like of float, shape [K]
+        The law, as for :func:`check_categorical`.
+    min_expected : float
+        The pooling threshold of :func:`check_categorical`.
+
+    Returns
+    -------
+    int
+        The cells of the asymptotic test. Fewer than 2 means the chi-square
+        reference distribution does not apply and :func:`check_categorical`
+        would need a Monte Carlo p-value.
+
+    Complexity: O(K log K).
+
+    Examples
+    --------
+    >>> from pcg_verify.stats import pooled_cell_count
+    >>> law = [0.5, 0.001, 0.494, 0.003, 0.002, 0.0]
+    >>> pooled_cell_count(1000, law), pooled_cell_count(8, law)
+    (3, 1)
     """
-    expected = n_samples * np.asarray(probs, dtype=np.float64)
-    expected = expected[expected > 0]
-    return int(_pool(expected, expected, min_expected).observed.size)
+    n = check_int("n_samples", n_samples, minimum=1)
+    law = common.prob_vector("probs", probs)
+    threshold = check_real("min_expected", min_expected, minimum=0.0)
+    expected = n * law[law > 0.0]  # [S]
+    return int(_pool(expected, expected, threshold).observed.size)
 
 
 def _largest_deviations(counts: IntArray, expected: FloatArray) -> tuple[tuple[int, int, float], ...]:
@@ -187,7 +207,8 @@ def check_categorical(
         How often each category was observed; ``n = counts.sum() >= 1``.
     probs : array_like of float, shape [K]
         The law, over *every* category (zeros allowed); nonnegative, finite,
-        summing to 1 within ``1e-9``.
+        summing to 1 within ``1e-6`` (the float64 entry of
+        :data:`pcg_core.validation.SUM_TOLERANCE`).
     method : {"g", "chi2"}
         G test (likelihood ratio) or Pearson's chi-square.
     min_expected : float
@@ -268,7 +289,7 @@ def check_categorical(
     else:
         statistic = float(_divergence(cells.observed, cells.expected, args.method))
         n_cells, n_pooled = cells.observed.size, cells.n_pooled
-        pvalue = float(stats.chi2.sf(statistic, n_cells - 1)) if n_cells > 1 else 1.0
+        pvalue = float(chi2.sf(statistic, n_cells - 1)) if n_cells > 1 else 1.0
     return GoodnessOfFitResult(
         statistic=statistic,
         pvalue=min(1.0, max(0.0, pvalue)),
@@ -333,7 +354,7 @@ def assert_categorical(
     >>> assert_categorical(counts, law, false_positive_rate=1e-6).passed(1e-6)
     True
     """
-    alpha = common.rate("false_positive_rate", false_positive_rate)
+    alpha = check_probability("false_positive_rate", false_positive_rate, strict=True)
     common.text("what", what, optional=False)
     common.text("reproduce", reproduce, optional=True)
     result = check_categorical(
@@ -362,7 +383,7 @@ def _sizing_arguments(
     false_positive_rate: object, false_negative_rate: object, n_cells: object
 ) -> tuple[float, float, int]:
     alpha, beta = common.error_rates(false_positive_rate, false_negative_rate)
-    dof = common.integer("n_cells", n_cells, minimum=2) - 1
+    dof = check_int("n_cells", n_cells, minimum=2) - 1
     return alpha, beta, dof
 
 
@@ -414,11 +435,9 @@ def min_samples_for_categorical(
     >>> min_samples_for_categorical(0.05, 1e-3, 1e-2, n_cells=10)
     4823
     """
-    epsilon = common.real("min_discrepancy", min_discrepancy)
-    if not 0.0 < epsilon <= 1.0:
-        raise InvalidArgumentError("min_discrepancy", min_discrepancy, "must lie in (0, 1]")
+    epsilon = common.discrepancy("min_discrepancy", min_discrepancy)
     alpha, beta, dof = _sizing_arguments(false_positive_rate, false_negative_rate, n_cells)
-    critical = float(stats.chi2.isf(alpha, dof))
+    critical = float(chi2.isf(alpha, dof))
     high = 1
     while not _detects(high, epsilon, critical, dof, beta):
         high *= 2
@@ -452,9 +471,9 @@ def min_detectable_discrepancy_for_categorical(
     >>> round(min_detectable_discrepancy_for_categorical(4823, 1e-3, 1e-2, n_cells=10), 4)
     0.05
     """
-    n = common.integer("n_samples", n_samples, minimum=1)
+    n = check_int("n_samples", n_samples, minimum=1)
     alpha, beta, dof = _sizing_arguments(false_positive_rate, false_negative_rate, n_cells)
-    critical = float(stats.chi2.isf(alpha, dof))
+    critical = float(chi2.isf(alpha, dof))
     if not _detects(n, 1.0, critical, dof, beta):
         return math.inf
     low, high = 0.0, 1.0

@@ -4,6 +4,9 @@ For a stream whose law changes at every step (each emitted group label K has
 its own known law), ``U = F(K - 1) + ξ P(K)`` with ``ξ ~ U(0, 1)`` is exactly
 Uniform(0, 1) and the U's are independent, so one uniformity test covers the
 whole stream.
+
+.. note:: Provisional: the gate does not use the uniformity (PIT) family yet;
+   its interface may change without notice.
 """
 
 from __future__ import annotations
@@ -11,12 +14,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
+from scipy.stats import kstwo
 
-from pcg_core._errors import InvalidArgumentError
-from pcg_verify import _stats_common as common
-from pcg_verify._stats_common import FloatArray
-from pcg_verify._stats_results import StatisticalAssertionError, UniformityResult
+from pcg_core.errors import InvalidArgumentError
+from pcg_core.validation import check_choice, check_int, check_probability
+from pcg_verify.stats import _common as common
+from pcg_verify.stats._common import FloatArray
+from pcg_verify.stats._results import StatisticalAssertionError, UniformityResult
 
 __all__ = [
     "AD_MIN_SAMPLES",
@@ -38,6 +42,8 @@ _MASS_TOLERANCE = 1e-9
 
 def randomized_pit(cdf_below: object, prob_at: object, xi: object) -> FloatArray:
     """Randomized probability integral transform ``U = cdf_below + xi * prob_at``.
+
+    .. note:: Provisional: the gate does not use the uniformity (PIT) family yet.
 
     Parameters
     ----------
@@ -160,6 +166,8 @@ def _anderson_darling(ordered: FloatArray) -> float:
 def check_uniformity(u: object, *, method: str = "ks") -> UniformityResult:
     """Test that values are iid Uniform(0, 1), e.g. randomized PIT values.
 
+    .. note:: Provisional: the gate does not use the uniformity (PIT) family yet.
+
     Parameters
     ----------
     u : array_like of float, shape [n]
@@ -187,7 +195,7 @@ def check_uniformity(u: object, *, method: str = "ks") -> UniformityResult:
     >>> check_uniformity(u**2).passed(1e-3)
     False
     """
-    method_name = common.choice("method", method, _METHODS)
+    method_name = check_choice("method", method, _METHODS)
     values = common.unit_values("u", u, one_dimensional=True)
     n = values.size
     if method_name == "ad" and n < AD_MIN_SAMPLES:
@@ -198,7 +206,7 @@ def check_uniformity(u: object, *, method: str = "ks") -> UniformityResult:
     distance, where = _ks_distance(ordered)
     if method_name == "ks":
         statistic = distance
-        pvalue = float(stats.kstwo.sf(distance, n))
+        pvalue = float(kstwo.sf(distance, n))
     else:
         statistic = _anderson_darling(ordered)
         pvalue = anderson_darling_pvalue(statistic, n)
@@ -222,6 +230,8 @@ def assert_uniformity(
 ) -> UniformityResult:
     """Raise unless ``u`` is consistent with iid Uniform(0, 1); see :func:`check_uniformity`.
 
+    .. note:: Provisional: the gate does not use the uniformity (PIT) family yet.
+
     Raises
     ------
     StatisticalAssertionError
@@ -239,7 +249,7 @@ def assert_uniformity(
     >>> assert_uniformity(u, false_positive_rate=1e-6).n_samples
     2000
     """
-    alpha = common.rate("false_positive_rate", false_positive_rate)
+    alpha = check_probability("false_positive_rate", false_positive_rate, strict=True)
     common.text("what", what, optional=False)
     common.text("reproduce", reproduce, optional=True)
     result = check_uniformity(u, method=method)
@@ -269,6 +279,8 @@ def min_samples_for_uniformity(
 ) -> int:
     """Samples the KS uniformity test needs to detect a CDF off by ``min_discrepancy``.
 
+    .. note:: Provisional: the gate does not use the uniformity (PIT) family yet.
+
     Returns the smallest n with ``sqrt(n) ε >= c(α) + c(β)``, where
     ``c(x) = sqrt(ln(2/x)/2)``, ε the sup distance between the sampled CDF G and
     the uniform one, α and β the error rates.
@@ -292,9 +304,7 @@ def min_samples_for_uniformity(
     >>> min_samples_for_uniformity(0.05, 1e-3, 1e-2)
     5119
     """
-    epsilon = common.real("min_discrepancy", min_discrepancy)
-    if not 0.0 < epsilon <= 1.0:
-        raise InvalidArgumentError("min_discrepancy", min_discrepancy, "must lie in (0, 1]")
+    epsilon = common.discrepancy("min_discrepancy", min_discrepancy)
     alpha, beta = common.error_rates(false_positive_rate, false_negative_rate)
     margin = _dkw_quantile(alpha) + _dkw_quantile(beta)
     n = max(1, math.ceil((margin / epsilon) ** 2))
@@ -310,6 +320,8 @@ def min_detectable_discrepancy_for_uniformity(
 ) -> float:
     """Smallest CDF sup distance that the KS test on ``n_samples`` values detects.
 
+    .. note:: Provisional: the gate does not use the uniformity (PIT) family yet.
+
     ``(c(α) + c(β)) / sqrt(n)`` with ``c(x) = sqrt(ln(2/x)/2)``; ``inf`` when that
     exceeds 1. See :func:`min_samples_for_uniformity` for the guarantee.
 
@@ -319,7 +331,7 @@ def min_detectable_discrepancy_for_uniformity(
     >>> round(min_detectable_discrepancy_for_uniformity(5119, 1e-3, 1e-2), 4)
     0.05
     """
-    n = common.integer("n_samples", n_samples, minimum=1)
+    n = check_int("n_samples", n_samples, minimum=1)
     alpha, beta = common.error_rates(false_positive_rate, false_negative_rate)
     detectable = (_dkw_quantile(alpha) + _dkw_quantile(beta)) / math.sqrt(n)
     return detectable if detectable <= 1.0 else math.inf

@@ -20,33 +20,42 @@ result, ending with a ``Reproduce:`` line when given one), and
 family                      discrepancy measure                        sizing
 ==========================  =========================================  ==========================
 ``categorical``             total variation between laws               asymptotic, worst case
-``binomial``                shift of a success probability            exact binomial arithmetic
+``binomial``                shift of a success probability             exact binomial arithmetic
 ``uniformity`` (PIT)        sup distance between CDFs                  finite-n (DKW–Massart), KS
 ==========================  =========================================  ==========================
 
 :func:`tv_upper_bound` turns counts into a rigorous TV bound and
 :func:`adjust_family` controls the family-wise rate over many tests.
-``to_dict()`` writes non-finite floats as the strings ``"inf"``/``"nan"`` so
-results serialise as strict JSON. Only numpy and scipy are used.
+
+``to_dict()`` returns plain JSON types and writes every non-finite float
+(``inf``, ``-inf``, ``nan``) as ``None``, i.e. JSON ``null``, so results
+serialise with ``json.dumps(..., allow_nan=False)``; the other fields say which
+case it was (an infinite G statistic comes with ``impossible_categories``).
+
+The gate uses the categorical family, :func:`adjust_family` and their results.
+The names in :data:`PROVISIONAL` (the binomial and uniformity families and
+:func:`tv_upper_bound`) are tested but not used by the gate yet; their
+interface may change without notice.
+
+This package depends on numpy, scipy, :mod:`pcg_core.errors` and
+:mod:`pcg_core.validation` only, so importing it loads no torch.
 """
 
-from __future__ import annotations
-
-from pcg_verify._stats_binomial import (
+from pcg_verify.stats._binomial import (
     assert_binomial,
     check_binomial,
     min_detectable_discrepancy_for_binomial,
     min_samples_for_binomial,
 )
-from pcg_verify._stats_categorical import (
+from pcg_verify.stats._categorical import (
     assert_categorical,
     check_categorical,
     min_detectable_discrepancy_for_categorical,
     min_samples_for_categorical,
     pooled_cell_count,
 )
-from pcg_verify._stats_family import adjust_family
-from pcg_verify._stats_results import (
+from pcg_verify.stats._family import adjust_family
+from pcg_verify.stats._results import (
     BinomialTestResult,
     FamilyDecision,
     GoodnessOfFitResult,
@@ -54,8 +63,8 @@ from pcg_verify._stats_results import (
     TVBoundResult,
     UniformityResult,
 )
-from pcg_verify._stats_tv import tv_upper_bound
-from pcg_verify._stats_uniformity import (
+from pcg_verify.stats._tv import tv_upper_bound
+from pcg_verify.stats._uniformity import (
     assert_uniformity,
     check_uniformity,
     min_detectable_discrepancy_for_uniformity,
@@ -63,7 +72,25 @@ from pcg_verify._stats_uniformity import (
     randomized_pit,
 )
 
+#: Public names the gate does not use yet; their interface may change without notice.
+PROVISIONAL = (
+    "BinomialTestResult",
+    "TVBoundResult",
+    "UniformityResult",
+    "assert_binomial",
+    "assert_uniformity",
+    "check_binomial",
+    "check_uniformity",
+    "min_detectable_discrepancy_for_binomial",
+    "min_detectable_discrepancy_for_uniformity",
+    "min_samples_for_binomial",
+    "min_samples_for_uniformity",
+    "randomized_pit",
+    "tv_upper_bound",
+)
+
 __all__ = [
+    "PROVISIONAL",
     "BinomialTestResult",
     "FamilyDecision",
     "GoodnessOfFitResult",
