@@ -1,9 +1,12 @@
-"""The gate's case generators: validity, bounds, replay, coverage and shrinking."""
+"""The Hypothesis strategies over the case factory: validity, bounds, coverage and shrinking.
+
+The seeded factory itself (draw_case, build_case, case seeds) is tested in ``test_cases.py``,
+whose validity checks these tests share.
+"""
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -12,74 +15,15 @@ import pytest
 import torch
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
+from test_cases import assert_covering_groups, assert_probability_vector, assert_relation, assert_valid_case
 
-from pcg_core import Groups, InvalidArgumentError, InvalidTypeError
-from pcg_verify.strategies import (
-    DISTRIBUTION_KINDS,
-    GROUP_KINDS,
-    RELATIONS,
-    TILE_UNALIGNED_SIZES,
-    Case,
-    build_case,
-    cases,
-    distribution_pairs,
-    distributions,
-    draw_case,
-    group_structures,
-    vocab_sizes,
-)
+from pcg_core import Groups
+from pcg_core.errors import InvalidArgumentError, InvalidTypeError
+from pcg_verify.cases import DISTRIBUTION_KINDS, GROUP_KINDS, RELATIONS, TILE_UNALIGNED_SIZES, Case, build_case
+from pcg_verify.strategies import cases, distribution_pairs, distributions, group_structures, vocab_sizes
 
 FAST = settings(deadline=None, derandomize=True, database=None, max_examples=30)
 FIND = settings(deadline=None, derandomize=True, database=None, max_examples=200)
-
-
-# ---------------------------------------------------------------------------- shared checks
-def assert_probability_vector(probs: np.ndarray, size: int) -> None:
-    assert probs.dtype == np.float64 and probs.shape == (size,)
-    assert np.all(np.isfinite(probs)) and np.all(probs >= 0)
-    assert abs(probs.sum() - 1.0) <= 1e-12
-    assert probs.max() > 0
-
-
-def support(probs: np.ndarray) -> set[int]:
-    return set(np.flatnonzero(probs > 0).tolist())
-
-
-def assert_relation(relation: str, draft: np.ndarray, target: np.ndarray) -> None:
-    if relation == "equal":
-        assert np.array_equal(draft, target)
-    elif relation == "close":
-        assert support(draft) == support(target)
-    elif relation == "disjoint":
-        assert not support(draft) & support(target)
-    elif relation == "partial_overlap":
-        assert support(draft) & support(target) and support(draft) != support(target)
-    elif relation == "reversed":
-        assert np.array_equal(draft, target[::-1])
-        assert np.all(np.diff(target) <= 0)
-    elif relation == "swapped_in_group":
-        assert np.array_equal(np.sort(draft), np.sort(target))
-
-
-def assert_covering_groups(groups: Groups, size: int) -> None:
-    assert isinstance(groups, Groups) and groups.vocab_size == size
-    groups.validate()
-    assert bool((groups.groups_per_token() >= 1).all())
-
-
-def assert_valid_case(case: Case) -> None:
-    size, batch, gamma = case.vocab_size, case.batch, case.gamma
-    assert case.draft_probs.dtype == torch.float64 and case.target_probs.dtype == torch.float64
-    assert tuple(case.draft_probs.shape) == (batch, gamma, size)
-    assert tuple(case.target_probs.shape) == (batch, gamma + 1, size)
-    for rows in (case.draft_probs.reshape(-1, size).numpy(), case.target_probs.reshape(-1, size).numpy()):
-        for row in rows:
-            assert_probability_vector(row, size)
-    assert_covering_groups(case.groups, size)
-    for b in range(batch):
-        for i in range(gamma):
-            assert_relation(case.relation, case.draft_probs[b, i].numpy(), case.target_probs[b, i].numpy())
-    assert f"V={size}" in case.description and f"B={batch}" in case.description
 
 
 # ---------------------------------------------------------------------------- distributions
@@ -113,6 +57,12 @@ def test_min_zeros_is_respected(data: st.DataObject) -> None:
     probs = data.draw(distributions(size, kind=kind, min_zeros=4))
     assert_probability_vector(probs, size)
     assert np.count_nonzero(probs == 0) >= 4
+
+
+def test_numpy_integer_sizes_are_accepted() -> None:
+    probs = find(distributions(np.int64(4), min_zeros=np.int32(1)), lambda probs: True, settings=FIND)
+    assert_probability_vector(probs, 4)
+    assert find(group_structures(np.uint16(5)), lambda groups: True, settings=FIND).vocab_size == 5
 
 
 # ---------------------------------------------------------------------------- pairs
@@ -214,35 +164,6 @@ def test_case_params_rebuild_the_case(case: Case) -> None:
     assert again.description == case.description
 
 
-def test_draw_case_is_deterministic() -> None:
-    for seed in (0, 17, 2**40 + 3):
-        first, second = draw_case(seed), draw_case(seed)
-        assert torch.equal(first.draft_probs, second.draft_probs)
-        assert torch.equal(first.target_probs, second.target_probs)
-        assert torch.equal(first.groups.group_members, second.groups.group_members)
-        assert first.description == second.description
-        assert_valid_case(first)
-
-
-@pytest.mark.parametrize("start", [0, 5, 1000])
-def test_twelve_consecutive_seeds_cover_every_name(start: int) -> None:
-    drawn = [draw_case(seed, max_vocab=10, max_batch=2) for seed in range(start, start + 12)]
-    for case in drawn:
-        assert_valid_case(case)
-        assert 2 <= case.vocab_size <= 10 and 1 <= case.batch <= 2
-    assert {case.group_kind for case in drawn} == set(GROUP_KINDS)
-    assert {case.relation for case in drawn} == set(RELATIONS)
-    assert {case.distribution_kind for case in drawn} == set(DISTRIBUTION_KINDS)
-
-
-def test_draw_case_respects_bounds_and_subsets() -> None:
-    for seed in range(20):
-        case = draw_case(seed, min_vocab=4, max_vocab=6, min_gamma=3, max_gamma=3, min_batch=2,
-                         max_batch=3, relations=["close"], singleton_only=True)
-        assert 4 <= case.vocab_size <= 6 and case.gamma == 3 and 2 <= case.batch <= 3
-        assert case.relation == "close" and case.group_kind == "singletons"
-
-
 # ---------------------------------------------------------------------------- shrinking
 def test_cases_shrink_to_small_examples() -> None:
     found = find(cases(), lambda case: case.gamma >= 2, settings=FIND)
@@ -250,17 +171,6 @@ def test_cases_shrink_to_small_examples() -> None:
     assert found.group_kind == GROUP_KINDS[0] and found.relation == RELATIONS[0]
     overlapping = find(cases(min_vocab=3), lambda case: case.groups.max_groups_per_token >= 2, settings=FIND)
     assert (overlapping.vocab_size, overlapping.batch, overlapping.gamma) == (3, 1, 1)
-
-
-# ---------------------------------------------------------------------------- tile-unaligned sizes
-@pytest.mark.parametrize("group_kind", ["threshold", "partition"])
-def test_tile_unaligned_case_builds_quickly(group_kind: str) -> None:
-    start = time.perf_counter()
-    case = build_case(0, vocab_size=8193, gamma=1, batch=1, group_kind=group_kind,
-                      relation="reversed", distribution_kind="dirichlet")
-    elapsed = time.perf_counter() - start
-    assert_valid_case(case)
-    assert elapsed < 20.0
 
 
 # ---------------------------------------------------------------------------- invalid arguments
@@ -287,11 +197,8 @@ INVALID: list[tuple[Callable[..., Any], dict[str, Any], type[Exception], str]] =
     (cases, {"distribution_kinds": ["normal"]}, InvalidArgumentError, "distribution_kinds='normal'"),
     (cases, {"singleton_only": True, "group_kinds": ["partition"]}, InvalidArgumentError, "group_kinds="),
     (cases, {"max_gamma": 2.5}, InvalidTypeError, "max_gamma=2.5"),
-    (draw_case, {"seed": -1}, InvalidArgumentError, "seed=-1"),
-    (draw_case, {"seed": 0, "max_vocab": 1}, InvalidArgumentError, "max_vocab=1"),
-    (build_case, {"seed": 0, "vocab_size": 4, "gamma": 1, "batch": 1, "group_kind": "all",
-                  "relation": "equal", "distribution_kind": "zipf"}, InvalidArgumentError,
-     "distribution_kind='zipf'"),
+    (cases, {"singleton_only": "yes"}, InvalidTypeError, "singleton_only='yes'"),
+    (group_structures, {"vocab_size": 4.0}, InvalidTypeError, "vocab_size=4.0"),
 ]
 
 
