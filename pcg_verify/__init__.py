@@ -1,34 +1,81 @@
-"""pcg_verify: the calibrated statistical gate for PCG ports.
+"""pcg_verify: the calibrated statistical gate for ports of PCG.
 
-Math follows the paper: q is the target, p the draft. The public modules are
-``laws`` (exact SPEC §4 laws), ``stats`` (calibrated tests with sizing
-companions), ``strategies`` (Hypothesis), ``checks`` (the gate), ``ports``
-(the port contract), ``planted`` (wrong ports the gate must catch) and
-``cli`` (``pcg-verify``). This façade re-exports the gate's entry points.
+Math follows the paper: q is the target, p the draft. Modules:
+``checks`` (the gate's procedure), ``budgets`` (budgets and the decision
+rule with its error rates), ``report`` (verdicts and the JSON report),
+``ports`` (the port contract and loading), ``laws`` (exact laws), ``stats``
+(calibrated tests with sizing companions), ``cases`` (the seeded case
+factory), ``strategies`` (Hypothesis strategies over it), ``planted``
+(wrong ports the gate must catch) and ``cli`` (``pcg-verify``).
+
+This façade is lazy: ``import pcg_verify`` loads nothing heavy, and each name
+below is imported on first use.
 """
 
-from pcg_verify.checks import (
-    BUDGETS,
-    FAMILY_FALSE_POSITIVE_RATE,
-    Budget,
-    DesignError,
-    GateFailure,
-    GateReport,
-    assert_gate,
-    run_gate,
-)
-from pcg_verify.ports import REFERENCE_PORT, load_port, reference_port
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pcg_core.errors import (
+        DesignError,
+        GroupsCacheMismatchError,
+        InvalidArgumentError,
+        InvalidTypeError,
+        PCGError,
+    )
+    from pcg_verify.budgets import BUDGETS, PROCEDURE, Budget, Procedure
+    from pcg_verify.checks import assert_gate, run_gate
+    from pcg_verify.ports import REFERENCE_PORT, Port, PortProtocolError, load_port, reference_port
+    from pcg_verify.report import Category, CategoryVerdict, GateFailure, GateReport, LawCheck, Verdict
+    from pcg_verify.stats import StatisticalAssertionError
 
 __all__ = [
     "BUDGETS",
-    "FAMILY_FALSE_POSITIVE_RATE",
+    "PROCEDURE",
     "REFERENCE_PORT",
     "Budget",
+    "Category",
+    "CategoryVerdict",
     "DesignError",
     "GateFailure",
     "GateReport",
+    "GroupsCacheMismatchError",
+    "InvalidArgumentError",
+    "InvalidTypeError",
+    "LawCheck",
+    "PCGError",
+    "Port",
+    "PortProtocolError",
+    "Procedure",
+    "StatisticalAssertionError",
+    "Verdict",
     "assert_gate",
     "load_port",
     "reference_port",
     "run_gate",
 ]
+
+_HOME = {
+    "pcg_core.errors": ("DesignError", "GroupsCacheMismatchError", "InvalidArgumentError", "InvalidTypeError",
+                        "PCGError"),
+    "pcg_verify.budgets": ("BUDGETS", "PROCEDURE", "Budget", "Procedure"),
+    "pcg_verify.checks": ("assert_gate", "run_gate"),
+    "pcg_verify.ports": ("REFERENCE_PORT", "Port", "PortProtocolError", "load_port", "reference_port"),
+    "pcg_verify.report": ("Category", "CategoryVerdict", "GateFailure", "GateReport", "LawCheck", "Verdict"),
+    "pcg_verify.stats": ("StatisticalAssertionError",),
+}
+_MODULE_OF = {name: module for module, names in _HOME.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module 'pcg_verify' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_MODULE_OF[name]), name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -2,7 +2,7 @@
 
 Math follows the paper: q is the target, p the draft. The gate, not the port,
 draws the draft tokens: ``draft_tokens[b, i] ~ p_{b,i}`` independently, so the
-per-position laws of SPEC §4 hold conditionally on reaching each position.
+per-position laws of docs/laws.md hold conditionally on reaching each position.
 
 Replicates of the case's B rows are stacked row-major (batch row j is case row
 ``j % B``), so every port call sees a mixed batch.
@@ -11,18 +11,17 @@ Replicates of the case's B rows are stacked row-major (batch row j is case row
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
+from pcg_verify.cases import Case
 from pcg_verify.laws import BlockLaw, block_law
-from pcg_verify.ports import PortOutput, PortProtocolError, call_port
-from pcg_verify.strategies import Case
+from pcg_verify.ports import Port, PortOutput, PortProtocolError, call_port
 
-__all__ = ["Observations", "RowCounts", "observe", "row_laws"]
+__all__ = ["Observations", "RowCounts", "derived_seed", "draft_tokens_for", "observe", "row_laws"]
 
 #: Largest batch handed to a port in one call, and the most probability entries
 #: (rows · (2γ+1) · V) one call may hold: 2^24 float64 = 128 MB.
@@ -65,6 +64,12 @@ class Observations:
             self.violations.append(message)
 
 
+def derived_seed(*words: int) -> int:
+    """A 63-bit seed spawned from ``words`` (master seed, case, stage, purpose, call): distinct words give
+    statistically independent streams."""
+    return int(np.random.SeedSequence(list(words)).generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
 def row_laws(case: Case) -> list[BlockLaw]:
     """The exact block law of every row of ``case``."""
     return [block_law(case.draft_probs[b], case.target_probs[b], case.groups) for b in range(case.batch)]
@@ -89,7 +94,7 @@ def draft_tokens_for(case: Case, replicates: int, rng: np.random.Generator) -> t
 
 
 class _Checker:
-    """Hard structural assertions and counting for one case (SPEC §5 outputs)."""
+    """Hard structural assertions and counting for one case (outputs of docs/port-contract.md)."""
 
     def __init__(self, case: Case, laws: list[BlockLaw], has_labels: bool) -> None:
         groups = case.groups
@@ -218,7 +223,7 @@ def infer_labels(case: Case, out: PortOutput) -> PortOutput:
 
 
 def observe(
-    port: Callable[..., Any],
+    port: Port,
     case: Case,
     laws: list[BlockLaw],
     *,
@@ -230,7 +235,7 @@ def observe(
 
     ``rows`` restricts the batch to some case rows (e.g. one row alone for the
     batch-invariance check). Seeds: drafts from ``numpy.random.default_rng(seed)``,
-    the k-th port call gets ``torch.Generator().manual_seed(seed + 1 + k)``.
+    the k-th port call gets a generator seeded with ``derived_seed(seed, k)``.
     """
     sub = case if rows is None else dataclasses.replace(
         case, draft_probs=case.draft_probs[rows], target_probs=case.target_probs[rows], batch=len(rows)
@@ -249,7 +254,7 @@ def observe(
         draft_probs = sub.draft_probs.repeat(replicates, 1, 1)
         target_probs = sub.target_probs.repeat(replicates, 1, 1)
         try:
-            out = call_port(port, drafts[start:stop], draft_probs, target_probs, sub.groups, seed + 1 + k)
+            out = call_port(port, drafts[start:stop], draft_probs, target_probs, sub.groups, derived_seed(seed, k))
         except PortProtocolError as error:
             obs.add_violation(1, str(error))
             return obs

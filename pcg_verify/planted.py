@@ -1,6 +1,6 @@
 """Planted bugs: wrong ports the gate must catch, and a second, independent port.
 
-:func:`dense_port` is a small dense implementation of PCG (SPEC §3) written
+:func:`dense_port` is a small dense implementation of PCG (docs/algorithm.md) written
 independently of pcg_core's sparse sampler, for small vocabularies: it builds
 the dense weight matrix W [M, V], computes every coarse mass with a matmul and
 draws the residual exactly. With ``bug=None`` it is correct, and the gate must
@@ -21,9 +21,10 @@ from typing import Any
 import torch
 
 from pcg_core import Groups
-from pcg_core._errors import InvalidArgumentError
+from pcg_core.errors import InvalidArgumentError
+from pcg_verify.report import Category
 
-__all__ = ["PLANTED_BUGS", "PlantedBug", "dense_port", "planted_port", "ports"]
+__all__ = ["PLANTED_BUGS", "PlantedBug", "dense", "dense_port", "planted_port"]
 
 
 @dataclass(frozen=True)
@@ -32,27 +33,35 @@ class PlantedBug:
 
     name: str
     description: str
-    caught_by: str  # a gate category: "guarantee", "conformance", "structure", "determinism"
+    caught_by: Category
 
 
 PLANTED_BUGS: dict[str, PlantedBug] = {
     bug.name: bug
     for bug in (
-        PlantedBug("wrong_ratio_direction", "accepts with min(1, P_c(K)/Q_c(K)) instead of Q_c/P_c", "guarantee"),
-        PlantedBug("token_mass_ratio", "accepts with the token masses min(1, q(x)/p(x)) in the ratio", "guarantee"),
-        PlantedBug("uniform_group_pick", "draws K uniformly from S(x), ignoring the weights w[k, x]", "guarantee"),
+        PlantedBug("wrong_ratio_direction", "accepts with min(1, P_c(K)/Q_c(K)) instead of Q_c/P_c",
+                   Category.GUARANTEE),
+        PlantedBug("token_mass_ratio", "accepts with the token masses min(1, q(x)/p(x)) in the ratio",
+                   Category.GUARANTEE),
+        PlantedBug("uniform_group_pick", "draws K uniformly from S(x), ignoring the weights w[k, x]",
+                   Category.GUARANTEE),
         PlantedBug("residual_from_draft", "draws the residual from [P_c − Q_c]_+ instead of [Q_c − P_c]_+",
-                   "guarantee"),
+                   Category.GUARANTEE),
         PlantedBug("unclamped_residual", "samples the residual from Q_c − P_c without clamping at 0",
-                   "guarantee"),
-        PlantedBug("bonus_from_wrong_row", "draws the bonus token from q_γ instead of q_{γ+1}", "guarantee"),
-        PlantedBug("shared_uniform", "reuses the acceptance uniform to draw the residual group", "guarantee"),
-        PlantedBug("batch_rows_mixed", "reads the target row of the next batch row", "guarantee"),
+                   Category.GUARANTEE),
+        PlantedBug("bonus_from_wrong_row", "draws the bonus token from q_γ instead of q_{γ+1}",
+                   Category.GUARANTEE),
+        PlantedBug("shared_uniform", "reuses the acceptance uniform to draw the residual group",
+                   Category.GUARANTEE),
+        PlantedBug("batch_rows_mixed", "reads the target row of the next batch row",
+                   Category.GUARANTEE),
         PlantedBug("within_group_token_choice",
                    "on rejection emits the group's most likely target token instead of t ~ q(t | k)",
-                   "conformance"),
-        PlantedBug("global_rng", "draws its uniforms from the global RNG instead of the generator", "determinism"),
-        PlantedBug("padding_zero", "pads after the block with 0 instead of -1", "structure"),
+                   Category.CONFORMANCE),
+        PlantedBug("global_rng", "draws its uniforms from the global RNG instead of the generator",
+                   Category.DETERMINISM),
+        PlantedBug("padding_zero", "pads after the block with 0 instead of -1",
+                   Category.STRUCTURE),
     )
 }
 
@@ -75,7 +84,7 @@ def dense_port(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Dense PCG with the exact residual; ``bug`` plants one mistake from :data:`PLANTED_BUGS`.
 
-    Shapes as SPEC §5: draft_tokens [B, γ], draft_probs [B, γ, V],
+    Shapes as in the port contract: draft_tokens [B, γ], draft_probs [B, γ, V],
     target_probs [B, γ+1, V] → (tokens [B, γ+1], group_ids [B, γ+1], num_accepted [B]).
     O(B·γ·M·V): for the gate's small vocabularies only.
     """
@@ -155,6 +164,7 @@ def planted_port(bug: str | None) -> Callable[..., Any]:
     return partial(dense_port, bug=bug)
 
 
-#: Every planted port by name, for the command line:
-#: ``pcg-verify check pcg_verify.planted:ports.shared_uniform``.
-ports = SimpleNamespace(correct=planted_port(None), **{name: planted_port(name) for name in PLANTED_BUGS})
+#: The dense port in every variant, by name, for the command line:
+#: ``pcg-verify check pcg_verify.planted:dense.correct`` passes,
+#: ``pcg-verify check pcg_verify.planted:dense.shared_uniform`` fails.
+dense = SimpleNamespace(correct=planted_port(None), **{name: planted_port(name) for name in PLANTED_BUGS})

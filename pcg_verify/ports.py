@@ -1,6 +1,6 @@
 """Ports: the implementations under test, and how the gate talks to them.
 
-A port is a callable with the SPEC §5 contract::
+A port is a callable with the port contract (``docs/port-contract.md``)::
 
     port(draft_tokens, draft_probs, target_probs, groups, *, generator)
         -> object with .tokens, .group_ids (or None), .num_accepted
@@ -12,23 +12,31 @@ Math follows the paper: q is the target, p the draft.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import importlib.util
+import os
+import shlex
+import sys
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import Any, Protocol
 
 import torch
 
 from pcg_core import Groups, ssd_verify, standard_verify, verify
-from pcg_core._errors import InvalidArgumentError, InvalidTypeError
+from pcg_core.errors import InvalidArgumentError, InvalidTypeError
+from pcg_verify.budgets import BUDGETS, Budget
 
 __all__ = [
     "REFERENCE_PORT",
+    "LoadedPort",
     "Port",
     "PortOutput",
     "PortProtocolError",
     "call_port",
     "load_port",
     "reference_port",
+    "resolve_port",
     "ssd_port",
     "standard_port",
 ]
@@ -38,7 +46,7 @@ REFERENCE_PORT = "pcg_verify.ports:reference_port"
 
 
 class Port(Protocol):
-    """The SPEC §5 port contract."""
+    """The port contract: what the gate calls."""
 
     def __call__(
         self,
@@ -108,19 +116,48 @@ def ssd_port(
     return ssd_verify(draft_tokens, draft_probs, target_probs, groups, generator=generator, tolerance=0.3)
 
 
-def load_port(spec: str) -> Callable[..., Any]:
-    """Import ``package.module:function`` and return the callable.
-
-    Raises :class:`InvalidArgumentError` naming what could not be found.
-    """
-    if not isinstance(spec, str) or spec.count(":") != 1:
-        raise InvalidArgumentError("port", spec, "must be an import path 'package.module:function'")
-    module_name, _, attribute = spec.partition(":")
+def _import_module(spec: str, module_name: str) -> ModuleType:
+    """Import a dotted module, or a ``.py`` file by path (the working directory is importable, as in pytest)."""
+    if module_name.endswith(".py") or os.sep in module_name or "/" in module_name:
+        path = Path(module_name)
+        if not path.is_file():
+            raise InvalidArgumentError("port", spec, f"no file {str(path)!r}",
+                                       "give package.module:function or path/to/file.py:function")
+        name = f"_pcg_port_{path.stem}_{abs(hash(str(path.resolve()))):x}"
+        if name in sys.modules:
+            return sys.modules[name]
+        loader_spec = importlib.util.spec_from_file_location(name, path)
+        if loader_spec is None or loader_spec.loader is None:
+            raise InvalidArgumentError("port", spec, f"{str(path)!r} cannot be loaded as a Python module")
+        module = importlib.util.module_from_spec(loader_spec)
+        sys.modules[name] = module
+        try:
+            loader_spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+        return module
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise InvalidArgumentError("port", spec, f"module {module_name!r} cannot be imported ({error})") from error
-    target: Any = module
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        hint = ("a loose file is given by its path: path/to/file.py:function"
+                if error.name == module_name.split(".")[0] else None)
+        raise InvalidArgumentError("port", spec, f"module {module_name!r} cannot be imported ({error})",
+                                   hint) from error
+
+
+def load_port(spec: str) -> Port:
+    """Import ``package.module:function`` (or ``path/to/file.py:function``) and return the callable.
+
+    The attribute may be dotted (``module:namespace.function``). Raises
+    :class:`InvalidArgumentError` naming what could not be found.
+    """
+    if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.partition(":")[::2]):
+        raise InvalidArgumentError("port", spec, "must be 'package.module:function' or 'path/to/file.py:function'")
+    module_name, _, attribute = spec.partition(":")
+    target: Any = _import_module(spec, module_name)
     for part in attribute.split("."):
         if not hasattr(target, part):
             raise InvalidArgumentError("port", spec, f"{module_name!r} has no attribute {attribute!r}")
@@ -128,6 +165,48 @@ def load_port(spec: str) -> Callable[..., Any]:
     if not callable(target):
         raise InvalidTypeError("port", spec, "must name a callable")
     return target  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class LoadedPort:
+    """A port, the name reports give it, and the spec that reloads it (None for an anonymous callable)."""
+
+    function: Port
+    name: str
+    spec: str | None
+
+    def replay(self, *, budget: Budget, seed: int, case: int, singleton_only: bool) -> str:
+        """What re-runs one case alone: a shell line when the port and the budget have names there,
+        else the Python call."""
+        named_budget = BUDGETS.get(budget.name) == budget
+        if self.spec is not None and named_budget:
+            extra = " --singleton-groups" if singleton_only else ""
+            return (f"pcg-verify check {shlex.quote(self.spec)} --budget {budget.name} --seed {seed} "
+                    f"--case {case}{extra}")
+        port = repr(self.spec) if self.spec is not None else self.name
+        budget_arg = repr(budget.name) if named_budget else f"Budget(...{budget.name})"
+        extra = ", singleton_only=True" if singleton_only else ""
+        return f"pcg_verify.run_gate({port}, budget={budget_arg}, seed={seed}, case={case}{extra})"
+
+
+def resolve_port(port: Port | str, port_name: str | None = None) -> LoadedPort:
+    """Load ``port`` if it is a spec; find a spec that reloads a callable when one exists."""
+    if port_name is not None and not isinstance(port_name, str):
+        raise InvalidTypeError("port_name", port_name, "must be a str or None")
+    if isinstance(port, str):
+        return LoadedPort(load_port(port), port_name or port, port)
+    if not callable(port):
+        raise InvalidTypeError("port", port, "must be a callable or an import path 'package.module:function'")
+    spec: str | None = None
+    module, qualname = getattr(port, "__module__", None), getattr(port, "__qualname__", None)
+    if isinstance(module, str) and isinstance(qualname, str) and "<" not in qualname and module != "__main__":
+        candidate = f"{module}:{qualname}"
+        try:
+            spec = candidate if load_port(candidate) is port else None
+        except (InvalidArgumentError, InvalidTypeError):
+            spec = None
+    name = port_name or spec or str(qualname or repr(port))
+    return LoadedPort(port, name, spec)
 
 
 def _as_int_tensor(name: str, value: Any, shape: tuple[int, ...]) -> torch.Tensor:
@@ -161,7 +240,7 @@ def normalise_output(result: Any, batch: int, gamma: int) -> PortOutput:
 
 
 def call_port(
-    port: Callable[..., Any],
+    port: Port,
     draft_tokens: torch.Tensor,
     draft_probs: torch.Tensor,
     target_probs: torch.Tensor,

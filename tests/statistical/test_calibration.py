@@ -7,8 +7,8 @@ tests, each at level 1e-3 (so this file wrongly fails a correctly calibrated
 gate with probability ≤ 9e-3; the seeds are fixed, so its outcome is
 deterministic):
 
-- gate failures, declared ≤ FAMILY_FALSE_POSITIVE_RATE = 1e-3;
-- runs flagged suspicious at stage 1 (a retry), declared ≤ TAIL_SAFETY_FACTOR · SUSPICIOUS_RATE = 1e-2;
+- gate failures, declared ≤ PROCEDURE.family_false_positive_rate = 1e-3;
+- runs flagged suspicious at stage 1 (a retry), declared ≤ tail_safety_factor · suspicious_rate = 1e-2;
 - position-0 group-label p-values below 0.05, declared ≤ 0.05 (one per case, so
   the p-values are independent).
 """
@@ -19,8 +19,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from pcg_verify import FAMILY_FALSE_POSITIVE_RATE, run_gate
-from pcg_verify.checks import SUSPICIOUS_RATE, TAIL_SAFETY_FACTOR
+from pcg_verify import PROCEDURE, run_gate
+
+pytestmark = pytest.mark.slow  # minutes: kept out of the fast tiers (-m 'not slow')
 
 LEVEL = 1e-3
 
@@ -46,7 +47,8 @@ def test_null_calibration(budget: str, master_seeds: range) -> None:
     print(f"{budget}: {runs} runs: {failures} failures, {suspicious} suspicious; "
           f"{small}/{len(label_pvalues)} position-0 p-values < 0.05")
     assert runs >= 100
-    assert _not_too_many(failures, runs, FAMILY_FALSE_POSITIVE_RATE) > LEVEL, failures
-    assert _not_too_many(suspicious, runs, TAIL_SAFETY_FACTOR * SUSPICIOUS_RATE) > LEVEL, suspicious
+    assert _not_too_many(failures, runs, PROCEDURE.family_false_positive_rate) > LEVEL, failures
+    suspicious_rate = PROCEDURE.tail_safety_factor * PROCEDURE.suspicious_rate
+    assert _not_too_many(suspicious, runs, suspicious_rate) > LEVEL, suspicious
     assert len(label_pvalues) >= 1000
     assert _not_too_many(small, len(label_pvalues), 0.05) > LEVEL, small

@@ -47,6 +47,6 @@ def test_an_unlabelled_wrong_port_still_fails_on_its_tokens() -> None:
 
 
 def test_singleton_cases_infer_the_labels_from_the_tokens() -> None:
-    report = run_gate(_without_labels(reference_port), budget="quick", seed=0, groups="singleton")
+    report = run_gate(_without_labels(reference_port), budget="quick", seed=0, singleton_only=True)
     assert report.passed, report.summary()
     assert report.categories["guarantee"].verdict == "pass"

@@ -14,17 +14,19 @@ from pcg_verify import run_gate
 from pcg_verify.planted import PLANTED_BUGS, planted_port
 from pcg_verify.ports import ssd_port
 
+pytestmark = pytest.mark.slow  # minutes: kept out of the fast tiers (-m 'not slow')
+
 STATISTICAL_BUGS = [b for b in PLANTED_BUGS if PLANTED_BUGS[b].caught_by in ("guarantee", "conformance")]
 
 
 @pytest.mark.parametrize("bug", sorted(PLANTED_BUGS))
 def test_every_planted_bug_fails_the_standard_budget(bug: str) -> None:
-    report = run_gate(planted_port(bug), budget="standard", seed=0, port_name=f"dense[{bug}]")
+    report = run_gate(f"pcg_verify.planted:dense.{bug}", budget="standard", seed=0)
     assert not report.passed, f"{bug} passed the gate:\n{report.summary()}"
     expected = PLANTED_BUGS[bug].caught_by
     assert report.categories[expected].verdict == "fail", report.summary()
     failures = [f for cat in report.categories.values() for f in cat.failures]
-    assert failures and all("Reproduce: pcg-verify check dense[" in f for f in failures)
+    assert failures and all(f"Reproduce: pcg-verify check pcg_verify.planted:dense.{bug} " in f for f in failures)
 
 
 def test_changing_only_the_within_group_token_passes_the_guarantee_and_fails_conformance() -> None:

@@ -1,0 +1,174 @@
+"""How hard the gate looks (:class:`Budget`) and how it decides (:class:`Procedure`).
+
+A budget fixes the experiment: how many cases, the total-variation
+discrepancy each position-0 group-label test must detect, with what power,
+and the caps on case sizes and samples. A procedure fixes the decision rule
+and its error rates; its family-wise false-positive rate is a computed
+property, so the declared rate can never drift from the rule.
+
+The decision rule (two stages, Holm within each):
+
+* stage 1 fails at once when a Holm-adjusted p-value is ≤ ``direct_rate``,
+  and marks a case *suspicious* when one is ≤ ``suspicious_rate``;
+* stage 2 re-runs each suspicious case with a fresh seed and ``retry_factor``
+  times the samples, and fails when a Holm-adjusted p-value there is
+  ≤ ``retry_rate``.
+
+Every test is a G (likelihood-ratio) test with a chi-square reference. Its
+p-value is accurate only up to a factor at the extreme levels a gate uses:
+against exact binomial tails the true rate was at most 4.9x the nominal one
+(levels 1e-7..1e-3, n·p ≥ 5), so each rate is inflated by
+``tail_safety_factor`` = 5 in the bound
+
+    F·direct + (F·suspicious)·(F·retry) = 5·1e-4 + (5·2e-3)·(5·1e-2) = 1e-3
+
+which holds because stage 2 uses fresh randomness (independent of stage 1
+given which cases it re-runs) and Holm controls each stage's family-wise rate
+under any dependence. Structural and determinism checks never fail a correct
+port, so they add nothing to the rate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from pcg_core.errors import InvalidArgumentError
+from pcg_core.validation import check_int, check_real
+
+__all__ = ["BUDGETS", "PROCEDURE", "Budget", "Procedure"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Procedure:
+    """The gate's decision rule and the rates it declares (see the module docstring)."""
+
+    direct_rate: float = 1e-4
+    suspicious_rate: float = 2e-3
+    retry_rate: float = 1e-2
+    tail_safety_factor: float = 5.0
+    retry_factor: int = 4
+    #: tests with fewer observations are not run (they lose power, never validity)
+    min_test_samples: int = 20
+    #: cells with a smaller expected count are pooled before the chi-square test
+    min_expected: float = 5.0
+    #: rows handed to the port twice under one seed to check determinism
+    determinism_replicates: int = 32
+
+    def __post_init__(self) -> None:
+        for name in ("direct_rate", "suspicious_rate", "retry_rate"):
+            check_real(name, getattr(self, name), minimum=0.0, maximum=1.0)
+        if not self.direct_rate <= self.suspicious_rate:
+            raise InvalidArgumentError("direct_rate", self.direct_rate,
+                                       f"must be ≤ suspicious_rate={self.suspicious_rate}")
+        check_real("tail_safety_factor", self.tail_safety_factor, minimum=1.0)
+        check_int("retry_factor", self.retry_factor, minimum=1)
+        check_int("min_test_samples", self.min_test_samples, minimum=1)
+        check_real("min_expected", self.min_expected, minimum=0.0)
+        check_int("determinism_replicates", self.determinism_replicates, minimum=1)
+
+    @property
+    def family_false_positive_rate(self) -> float:
+        """Probability that a correct port fails: F·direct + (F·suspicious)·(F·retry), capped at 1."""
+        factor = self.tail_safety_factor
+        rate = factor * self.direct_rate + (factor * self.suspicious_rate) * (factor * self.retry_rate)
+        return min(1.0, rate)
+
+    def describe(self) -> str:
+        """One sentence that reports quote as the declared procedure."""
+        return (f"G tests, Holm over all tests; fail if adjusted p ≤ {self.direct_rate:g}; re-run cases with "
+                f"adjusted p ≤ {self.suspicious_rate:g} with a fresh seed and {self.retry_factor}x samples, fail "
+                f"if Holm-adjusted p ≤ {self.retry_rate:g} there; the declared rate allows a "
+                f"{self.tail_safety_factor:g}x error of the chi-square tail")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "direct_rate": self.direct_rate,
+            "suspicious_rate": self.suspicious_rate,
+            "retry_rate": self.retry_rate,
+            "tail_safety_factor": self.tail_safety_factor,
+            "retry_factor": self.retry_factor,
+            "min_test_samples": self.min_test_samples,
+            "min_expected": self.min_expected,
+            "determinism_replicates": self.determinism_replicates,
+            "family_false_positive_rate": self.family_false_positive_rate,
+            "description": self.describe(),
+        }
+
+
+#: The procedure every budget uses unless a caller passes another.
+PROCEDURE = Procedure()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Budget:
+    """How hard the gate looks: cases, the discrepancy it promises to detect, and caps.
+
+    Parameters
+    ----------
+    name : str
+        How reports and replay lines name the budget.
+    cases : int
+        Cases drawn from the master seed.
+    discrepancy : float
+        Total variation that each position-0 group-label test detects with
+        power ≥ 1 − ``false_negative_rate`` at its Bonferroni level.
+    false_negative_rate : float
+    max_vocab, max_gamma, max_batch : int
+        Upper bounds of V, γ and B of the drawn cases.
+    max_samples_per_row : int
+        Cap on replicates per case row; a promise that needs more raises
+        :class:`~pcg_core.errors.DesignError` before sampling.
+    batch_invariance_cases : int
+        How many multi-row cases are also run with row 0 alone.
+    unaligned_vocab : int, optional
+        The last case uses this tile-unaligned vocabulary size.
+    """
+
+    name: str
+    cases: int
+    discrepancy: float
+    false_negative_rate: float = 0.01
+    max_vocab: int
+    max_gamma: int
+    max_batch: int
+    max_samples_per_row: int
+    batch_invariance_cases: int
+    unaligned_vocab: int | None = None
+
+    def __post_init__(self) -> None:
+        check_int("cases", self.cases, minimum=1)
+        check_real("discrepancy", self.discrepancy, minimum=0.0, maximum=1.0)
+        check_real("false_negative_rate", self.false_negative_rate, minimum=0.0, maximum=1.0)
+        check_int("max_vocab", self.max_vocab, minimum=2)
+        check_int("max_gamma", self.max_gamma, minimum=1)
+        check_int("max_batch", self.max_batch, minimum=1)
+        check_int("max_samples_per_row", self.max_samples_per_row, minimum=1)
+        check_int("batch_invariance_cases", self.batch_invariance_cases, minimum=0)
+        if self.unaligned_vocab is not None:
+            check_int("unaligned_vocab", self.unaligned_vocab, minimum=2)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "cases": self.cases,
+            "discrepancy": self.discrepancy,
+            "false_negative_rate": self.false_negative_rate,
+            "max_vocab": self.max_vocab,
+            "max_gamma": self.max_gamma,
+            "max_batch": self.max_batch,
+            "max_samples_per_row": self.max_samples_per_row,
+            "batch_invariance_cases": self.batch_invariance_cases,
+            "unaligned_vocab": self.unaligned_vocab,
+        }
+
+
+BUDGETS: MappingProxyType[str, Budget] = MappingProxyType({
+    "quick": Budget(name="quick", cases=8, discrepancy=0.15, max_vocab=12, max_gamma=3, max_batch=2,
+                    max_samples_per_row=50_000, batch_invariance_cases=1),
+    "standard": Budget(name="standard", cases=24, discrepancy=0.05, max_vocab=24, max_gamma=4, max_batch=3,
+                       max_samples_per_row=200_000, batch_invariance_cases=2, unaligned_vocab=257),
+    "thorough": Budget(name="thorough", cases=48, discrepancy=0.03, max_vocab=48, max_gamma=5, max_batch=4,
+                       max_samples_per_row=1_000_000, batch_invariance_cases=4, unaligned_vocab=1025),
+})

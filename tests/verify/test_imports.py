@@ -1,0 +1,89 @@
+"""Imports stay cheap: light parts load no torch, running the gate loads no Hypothesis.
+
+Each check runs in a fresh interpreter so that nothing this test session
+imported leaks in.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import pcg_verify
+
+#: ``import pcg_verify`` must stay under this many seconds (it imports nothing heavy; measured ~0.01 s).
+IMPORT_BUDGET_SECONDS = 0.5
+
+
+def _modules_after(code: str) -> set[str]:
+    script = textwrap.dedent(code) + "\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))\n"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+def _loaded(modules: set[str], package: str) -> bool:
+    return any(m == package or m.startswith(package + ".") for m in modules)
+
+
+def test_the_facade_imports_nothing_heavy() -> None:
+    modules = _modules_after("import pcg_verify, pcg_core")
+    for heavy in ("torch", "scipy", "hypothesis", "numpy", "pcg_verify.checks"):
+        assert not _loaded(modules, heavy), heavy
+
+
+def test_import_pcg_verify_is_fast() -> None:
+    code = "import time; t = time.perf_counter(); import pcg_verify; print(time.perf_counter() - t)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert float(done.stdout) < IMPORT_BUDGET_SECONDS
+
+
+@pytest.fixture(scope="module")
+def stats_modules() -> set[str]:
+    return _modules_after("import pcg_verify.stats")
+
+
+@pytest.mark.parametrize("heavy", ["torch", "hypothesis", "pcg_verify.checks", "pcg_verify.laws"])
+def test_stats_leaves_out_the_sampler_and_the_gate(stats_modules: set[str], heavy: str) -> None:
+    assert not _loaded(stats_modules, heavy)
+
+
+def test_stats_depends_on_two_leaves_of_pcg_core_only(stats_modules: set[str]) -> None:
+    ours = {m for m in stats_modules if m.startswith(("pcg_core.", "pcg_verify.")) and ".stats" not in m}
+    assert ours <= {"pcg_core.errors", "pcg_core.validation"}
+
+
+def test_running_the_gate_loads_no_hypothesis() -> None:
+    modules = _modules_after("""
+        from pcg_verify import run_gate
+        assert run_gate(budget="quick", seed=0, case=0).passed
+    """)
+    assert _loaded(modules, "torch")
+    assert not _loaded(modules, "hypothesis")
+    assert not _loaded(modules, "pcg_verify.strategies")
+
+
+def test_the_cli_loads_no_hypothesis() -> None:
+    modules = _modules_after("""
+        from pcg_verify.cli import main
+        assert main(["check", "--budget", "quick", "--case", "0"]) == 0
+    """)
+    assert not _loaded(modules, "hypothesis")
+
+
+@pytest.mark.parametrize("name", pcg_verify.__all__)
+def test_every_facade_name_resolves(name: str) -> None:
+    assert getattr(pcg_verify, name) is not None
+
+
+def test_the_facade_all_is_its_public_names() -> None:
+    # (ruff's RUF022 keeps the literal list in isort order)
+    assert len(set(pcg_verify.__all__)) == len(pcg_verify.__all__)
+    assert sorted(n for n in dir(pcg_verify) if not n.startswith("_")) == sorted(pcg_verify.__all__)
+    # every error the gate raises is re-exported
+    for error in ("PCGError", "InvalidArgumentError", "InvalidTypeError", "DesignError", "GateFailure",
+                  "PortProtocolError", "StatisticalAssertionError"):
+        assert error in pcg_verify.__all__
