@@ -1,7 +1,11 @@
 """Atomic file writes: a reader sees the old file or the new one, never half of one.
 
-A leaf module (standard library only), shared by the group cache of pcg_core
-and the reports of pcg_verify.
+A leaf module (standard library and :mod:`pcg_core.errors` only), shared by the
+group cache of pcg_core and the reports of pcg_verify. Writes go through
+symlinks to their targets; a path that is not a regular file (a device such
+as ``/dev/null``, a FIFO) is written in place and never replaced. Call
+:func:`writable_path` before a long computation so that a bad path fails
+before the work, not after it.
 """
 
 from __future__ import annotations
@@ -13,7 +17,34 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_writer", "write_text_atomic"]
+from pcg_core.errors import InvalidArgumentError
+
+__all__ = ["atomic_writer", "writable_path", "write_text_atomic"]
+
+
+def writable_path(name: str, path: str | os.PathLike[str]) -> Path:
+    """Check that ``path`` can be written (atomically where it is a regular file); return where bytes will go.
+
+    Raises :class:`~pcg_core.errors.InvalidArgumentError` naming ``name`` when
+    the path is a directory, lies under a regular file, or its directory is
+    not writable. Missing parent directories are fine (they are created).
+    """
+    if not isinstance(path, str | os.PathLike) or not os.fspath(path):
+        raise InvalidArgumentError(name, path, "must be a non-empty file path")
+    target = Path(os.path.realpath(path))  # through symlinks
+    if target.is_dir():
+        raise InvalidArgumentError(name, os.fspath(path), "is a directory", "give a file path inside it")
+    if target.exists() and not target.is_file():
+        return target  # a device or FIFO: written in place
+    ancestor = target.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise InvalidArgumentError(name, os.fspath(path), f"lies under {str(ancestor)!r}, which is a file")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise InvalidArgumentError(name, os.fspath(path), f"cannot be written: directory {str(ancestor)!r} is "
+                                   "not writable")
+    return target
 
 
 @contextmanager
@@ -22,7 +53,11 @@ def atomic_writer(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO
 
     On any exception the temporary file is removed and ``path`` is left as it was.
     """
-    path = Path(path)
+    path = Path(os.path.realpath(path))  # a symlink is followed: its target gets the new bytes
+    if path.exists() and not path.is_file() and not path.is_dir():
+        with open(path, mode, encoding=None if "b" in mode else "utf-8") as device:  # never replace a device
+            yield device
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

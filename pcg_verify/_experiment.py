@@ -134,6 +134,9 @@ class _Checker:
     def check(self, out: PortOutput, drafts: torch.Tensor, obs: Observations) -> bool:
         """Record violations; return True when the output can be counted."""
         g, batch = self.gamma, self.case.batch
+        if (out.group_ids is not None) != self.has_labels:
+            obs.add_violation(1, "the port returned group_ids in some calls and None in others")
+            return False
         tokens, accepted = out.tokens.numpy(), out.num_accepted.numpy()
         bad = (accepted < 0) | (accepted > g)
         if bad.any():
@@ -152,6 +155,7 @@ class _Checker:
             j, i = (int(v) for v in np.argwhere(mismatch)[0])
             obs.add_violation(int(mismatch.sum()), f"row {j}: accepted position {i} emits {int(tokens[j, i])}, "
                               f"not the draft token {int(drafts_np[j, i])}")
+            return False
         rows = np.arange(tokens.shape[0])
         final = tokens[rows, accepted]
         if ((final < 0) | (final >= self.vocab)).any():
@@ -255,11 +259,8 @@ def observe(
         target_probs = sub.target_probs.repeat(replicates, 1, 1)
         try:
             out = call_port(port, drafts[start:stop], draft_probs, target_probs, sub.groups, derived_seed(seed, k))
-        except PortProtocolError as error:
+        except PortProtocolError as error:  # every failure of the port (see call_port) ends the run
             obs.add_violation(1, str(error))
-            return obs
-        except Exception as error:  # a port that raises on valid input is a structural failure
-            obs.add_violation(1, f"the port raised {type(error).__name__}: {error}")
             return obs
         out = infer_labels(sub, out)
         if checker is None:

@@ -36,15 +36,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
 from pcg_core.errors import DesignError, InvalidArgumentError, InvalidTypeError
-from pcg_core.validation import check_bool, check_int
+from pcg_core.validation import check_bool, check_int, check_real
 from pcg_verify._evidence import law_checks, variability
 from pcg_verify._experiment import Observations, derived_seed, draft_tokens_for, observe, row_laws
+from pcg_verify._isolation import DEFAULT_CALL_TIMEOUT, IsolatedPort
 from pcg_verify.budgets import BUDGETS, PROCEDURE, Budget, Procedure
 from pcg_verify.cases import Case, case_seed, draw_case
 from pcg_verify.laws import BlockLaw
-from pcg_verify.ports import REFERENCE_PORT, Port, call_port, resolve_port
+from pcg_verify.ports import REFERENCE_PORT, LoadedPort, Port, PortProtocolError, call_port, resolve_port
 from pcg_verify.report import Category, CategoryVerdict, GateFailure, GateReport, LawCheck, Verdict
 from pcg_verify.stats import adjust_family, min_samples_for_categorical
 
@@ -123,6 +125,7 @@ class StageResult:
     tests: list[LawCheck] = field(default_factory=list)
     structure: list[tuple[int, str]] = field(default_factory=list)  # (case, message)
     determinism: list[tuple[int, str]] = field(default_factory=list)
+    determinism_checked: int = 0  # cases whose two same-seed calls were compared
     observations: dict[int, Observations] = field(default_factory=dict)
 
     def suspicious_cases(self, rate: float) -> list[int]:
@@ -135,11 +138,8 @@ def _determinism(port: Port, case: Case, seed: int, replicates: int) -> str | No
     drafts = draft_tokens_for(case, replicates, np.random.default_rng(seed))
     draft_probs = case.draft_probs.repeat(replicates, 1, 1)
     target_probs = case.target_probs.repeat(replicates, 1, 1)
-    try:
-        first = call_port(port, drafts, draft_probs, target_probs, case.groups, seed)
-        second = call_port(port, drafts, draft_probs, target_probs, case.groups, seed)
-    except Exception:  # a raising port is reported as structure by the main experiment
-        return None
+    first = call_port(port, drafts, draft_probs, target_probs, case.groups, seed)  # PortProtocolError: structure
+    second = call_port(port, drafts, draft_probs, target_probs, case.groups, seed)
     for name in ("tokens", "group_ids", "num_accepted"):
         a, b = getattr(first, name), getattr(second, name)
         if (a is None) != (b is None) or (a is not None and not bool((a == b).all())):
@@ -147,40 +147,55 @@ def _determinism(port: Port, case: Case, seed: int, replicates: int) -> str | No
     return None
 
 
-def run_stage(port: Port, plan: GatePlan, indices: Sequence[int], *, stage: int) -> StageResult:
+def _run_case(port: Port, plan: GatePlan, index: int, stage: int, result: StageResult) -> bool:
+    """The case's runs (full batch, then row 0 alone where planned); False at the first broken run."""
+    case, laws = plan.cases[index], plan.laws_of(index)
+    samples = (1 if stage == 1 else plan.procedure.retry_factor) * plan.samples_per_row[index]
+    runs = [(False, None)] + ([(True, [0])] if index in plan.alone_cases else [])
+    for purpose, (alone, rows) in enumerate(runs):
+        obs = observe(port, case, laws, samples_per_row=samples, rows=rows,
+                      seed=derived_seed(plan.seed, index, stage, purpose))
+        if not alone:
+            result.observations[index] = obs
+        if obs.violation_count:
+            where = " (row 0 alone)" if alone else ""
+            result.structure.append((index, f"case {index}{where}, stage {stage}: {obs.violation_count} "
+                                            f"violation(s), e.g. {obs.violations[0]}"))
+            return False
+        result.tests += law_checks(obs, laws if rows is None else [laws[r] for r in rows],
+                                   case_index=index, stage=stage, alone=alone, per_test_level=plan.per_test_level,
+                                   false_negative_rate=plan.budget.false_negative_rate, procedure=plan.procedure)
+    return True
+
+
+def _check_determinism(port: Port, plan: GatePlan, index: int, result: StageResult) -> None:
+    """Two calls with one seed; a port that fails in them breaks structure there."""
+    seed = derived_seed(plan.seed, index, 1, 2)
+    try:
+        message = _determinism(port, plan.cases[index], seed, plan.procedure.determinism_replicates)
+    except PortProtocolError as error:
+        result.structure.append((index, f"case {index}, determinism calls: {error}"))
+        return
+    result.determinism_checked += 1
+    if message:
+        result.determinism.append((index, f"case {index}: {message}"))
+
+
+def run_stage(port: Port, plan: GatePlan, indices: Sequence[int], *, stage: int,
+              progress: Callable[[int, int, int], None] | None = None) -> StageResult:
     """Run ``indices`` at ``stage`` (1 or 2): structural checks on every run, tests, Holm at the stage's rate.
 
     Stage 2 uses fresh seeds and ``retry_factor`` × the samples. Every run of
     the stage (the full batch and the row-0-alone run) has its structure
     checked; a run that breaks structure contributes no tests.
     """
-    procedure = plan.procedure
-    factor = 1 if stage == 1 else procedure.retry_factor
     result = StageResult(stage)
-    for index in indices:
-        case, laws = plan.cases[index], plan.laws_of(index)
-        samples = factor * plan.samples_per_row[index]
-        runs = [(False, None)] + ([(True, [0])] if index in plan.alone_cases else [])
-        for purpose, (alone, rows) in enumerate(runs):
-            obs = observe(port, case, laws, samples_per_row=samples, rows=rows,
-                          seed=derived_seed(plan.seed, index, stage, purpose))
-            if not alone:
-                result.observations[index] = obs
-            if obs.violation_count:
-                where = " (row 0 alone)" if alone else ""
-                result.structure.append((index, f"case {index}{where}, stage {stage}: {obs.violation_count} "
-                                                f"violation(s), e.g. {obs.violations[0]}"))
-                break
-            result.tests += law_checks(obs, laws if rows is None else [laws[r] for r in rows],
-                                       case_index=index, stage=stage, alone=alone,
-                                       per_test_level=plan.per_test_level,
-                                       false_negative_rate=plan.budget.false_negative_rate, procedure=procedure)
-        else:
-            if stage == 1:
-                message = _determinism(port, case, derived_seed(plan.seed, index, stage, len(runs)),
-                                       procedure.determinism_replicates)
-                if message:
-                    result.determinism.append((index, f"case {index}: {message}"))
+    for done, index in enumerate(indices, start=1):
+        if _run_case(port, plan, index, stage, result) and stage == 1:
+            _check_determinism(port, plan, index, result)
+        if progress is not None:
+            progress(stage, done, len(indices))
+    procedure = plan.procedure
     rate = procedure.direct_rate if stage == 1 else procedure.retry_rate
     if result.tests:
         decision = adjust_family([t.pvalue for t in result.tests], family_false_positive_rate=rate, method="holm")
@@ -191,12 +206,16 @@ def run_stage(port: Port, plan: GatePlan, indices: Sequence[int], *, stage: int)
 
 # --------------------------------------------------------------------------- 4. verdicts
 def _statistical_verdict(category: Category, tests: list[LawCheck], excused: set[int], has_labels: bool,
-                         replay: Callable[[int], str], budget: Budget) -> CategoryVerdict:
+                         broken: bool, replay: Callable[[int], str], budget: Budget) -> CategoryVerdict:
     mine = [t for t in tests if t.category == category]
     failing = [t for t in mine if t.rejected]
     if not mine:
-        why = "the port reports no group labels" if category in (
-            Category.GUARANTEE, Category.BATCH_INVARIANCE) and not has_labels else "no test had enough samples"
+        if broken and not tests:
+            why = "no run could be tested: the port's outputs broke the contract (see structure)"
+        elif category in (Category.GUARANTEE, Category.BATCH_INVARIANCE) and not has_labels:
+            why = "the port reports no group labels"
+        else:
+            why = "no test had enough samples"
         return CategoryVerdict(category, Verdict.UNTESTED, why)
     blamed = [t for t in failing if t.case_index not in excused]
     if failing and not blamed:
@@ -222,18 +241,25 @@ def _verdicts(plan: GatePlan, stages: list[StageResult], replay: Callable[[int],
     tests = [t for s in stages for t in s.tests]
     # A row that fails alone is blamed on batch dependence only if its case passes in the full batch.
     full_batch_failures = {t.case_index for t in tests if t.rejected and t.category != Category.BATCH_INVARIANCE}
-    out = {c: _statistical_verdict(c, tests, full_batch_failures if c == Category.BATCH_INVARIANCE else set(),
-                                   has_labels, replay, plan.budget)
-           for c in Category if c.statistical}
     structure = [f"{m}. Reproduce: {replay(i)}" for s in stages for i, m in s.structure]
+    out = {c: _statistical_verdict(c, tests, full_batch_failures if c == Category.BATCH_INVARIANCE else set(),
+                                   has_labels, bool(structure), replay, plan.budget)
+           for c in Category if c.statistical}
     determinism = [f"{m}. Reproduce: {replay(i)}" for s in stages for i, m in s.determinism]
     out[Category.STRUCTURE] = (
         CategoryVerdict(Category.STRUCTURE, Verdict.FAIL, f"{len(structure)} run(s) broke the contract",
                         tuple(structure)) if structure else
         CategoryVerdict(Category.STRUCTURE, Verdict.PASS, "ids, padding, membership and support hold in every output"))
-    out[Category.DETERMINISM] = (
-        CategoryVerdict(Category.DETERMINISM, Verdict.FAIL, "outputs differ under one seed", tuple(determinism))
-        if determinism else CategoryVerdict(Category.DETERMINISM, Verdict.PASS, "identical outputs under one seed"))
+    checked = sum(s.determinism_checked for s in stages)
+    if determinism:
+        out[Category.DETERMINISM] = CategoryVerdict(Category.DETERMINISM, Verdict.FAIL,
+                                                    "outputs differ under one seed", tuple(determinism))
+    elif checked:
+        out[Category.DETERMINISM] = CategoryVerdict(Category.DETERMINISM, Verdict.PASS,
+                                                    f"identical outputs under one seed in {checked} case(s)")
+    else:
+        out[Category.DETERMINISM] = CategoryVerdict(Category.DETERMINISM, Verdict.UNTESTED,
+                                                    "not checked: no case kept the contract (see structure)")
     return {c: out[c] for c in Category}
 
 
@@ -257,6 +283,11 @@ def run_gate(
     case: int | None = None,
     port_name: str | None = None,
     procedure: Procedure = PROCEDURE,
+    isolate: bool = False,
+    call_timeout: float = DEFAULT_CALL_TIMEOUT,
+    deadline: float | None = None,
+    threads: int | None = 1,
+    progress: Callable[[int, int, int], None] | None = None,
 ) -> GateReport:
     """Run the gate's procedure (module docstring) on ``port`` and return the report.
 
@@ -278,6 +309,21 @@ def run_gate(
         How the report names the port (default: the import path or the qualname).
     procedure : Procedure
         The decision rule and its rates (default :data:`~pcg_verify.budgets.PROCEDURE`).
+    isolate : bool
+        Run the port in a worker process (it must be given by import path):
+        a crash, ``os._exit``, a segfault or a hang becomes a structure
+        failure of its case instead of ending the gate, and the worker is
+        restarted for the next case. ``pcg-verify check`` isolates by default.
+    call_timeout : float
+        With ``isolate``: seconds one port call may take.
+    deadline : float, optional
+        With ``isolate``: seconds the whole run may take; calls after it fail.
+    threads : int or None
+        torch intra-op threads while the gate runs (restored afterwards); the
+        gate's tensors are small, so one thread is fastest and immune to busy
+        neighbours. None leaves torch's setting alone.
+    progress : callable, optional
+        Called as ``progress(stage, done, total)`` after each case.
 
     Raises
     ------
@@ -300,15 +346,49 @@ def run_gate(
         case = check_int("case", case, minimum=0, maximum=budget.cases - 1)
     if not isinstance(procedure, Procedure):
         raise InvalidTypeError("procedure", procedure, "must be a pcg_verify.Procedure")
+    if isolate and not isinstance(port, str):
+        raise InvalidArgumentError("isolate", isolate, "needs the port as an import path (the worker loads it)",
+                                   "pass 'package.module:function' or 'path/to/file.py:function'")
+    call_timeout = check_real("call_timeout", call_timeout, minimum=0.0)
+    if deadline is not None:
+        deadline = check_real("deadline", deadline, minimum=0.0)
+    if threads is not None:
+        threads = check_int("threads", threads, minimum=1)
+    if isolate:
+        assert isinstance(port, str)
+        with IsolatedPort(port, call_timeout=call_timeout, deadline=deadline, threads=threads or 1) as worker:
+            worker.start()  # raises InvalidArgumentError when the port cannot be loaded
+            return _with_threads(threads, lambda: _run(LoadedPort(worker, port_name or port, port), budget,
+                                                       seed, singleton_only, case, procedure, progress, started))
     loaded = resolve_port(port, port_name)
+    return _with_threads(threads, lambda: _run(loaded, budget, seed, singleton_only, case, procedure, progress,
+                                               started))
+
+
+def _with_threads(threads: int | None, run: Callable[[], GateReport]) -> GateReport:
+    """``run()`` with torch's intra-op thread count set to ``threads`` (restored afterwards)."""
+    if threads is None:
+        return run()
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return run()
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run(loaded: LoadedPort, budget: Budget, seed: int, singleton_only: bool, case: int | None,
+         procedure: Procedure, progress: Callable[[int, int, int], None] | None, started: float) -> GateReport:
+    """Steps 1–4 of the module docstring."""
 
     def replay(index: int) -> str:
         return loaded.replay(budget=budget, seed=seed, case=index, singleton_only=singleton_only)
 
     plan = plan_gate(budget, seed, singleton_only=singleton_only, procedure=procedure)  # 1.
     indices = list(range(budget.cases)) if case is None else [case]
-    first = run_stage(loaded.function, plan, indices, stage=1)  # 2.
-    second = run_stage(loaded.function, plan, first.suspicious_cases(procedure.suspicious_rate), stage=2)  # 3.
+    first = run_stage(loaded.function, plan, indices, stage=1, progress=progress)  # 2.
+    second = run_stage(loaded.function, plan, first.suspicious_cases(procedure.suspicious_rate), stage=2,
+                       progress=progress)  # 3.
     observed = list(first.observations.values())
     has_labels = all(o.has_labels for o in observed if o.rows)
     categories = _verdicts(plan, [first, second], replay, has_labels)  # 4.

@@ -11,11 +11,14 @@ Math follows the paper: q is the target, p the draft.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import os
 import shlex
 import sys
+import textwrap
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -34,9 +37,12 @@ __all__ = [
     "PortOutput",
     "PortProtocolError",
     "call_port",
+    "copy_groups",
+    "describe_exception",
     "load_port",
     "reference_port",
     "resolve_port",
+    "run_contained",
     "ssd_port",
     "standard_port",
 ]
@@ -133,9 +139,12 @@ def _import_module(spec: str, module_name: str) -> ModuleType:
         sys.modules[name] = module
         try:
             loader_spec.loader.exec_module(module)
-        except BaseException:
+        except KeyboardInterrupt:
             del sys.modules[name]
             raise
+        except BaseException as error:  # SyntaxError, SystemExit, anything its top level raises
+            del sys.modules[name]
+            raise _import_error(spec, str(path), error) from error
         return module
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
@@ -146,6 +155,17 @@ def _import_module(spec: str, module_name: str) -> ModuleType:
                 if error.name == module_name.split(".")[0] else None)
         raise InvalidArgumentError("port", spec, f"module {module_name!r} cannot be imported ({error})",
                                    hint) from error
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # SyntaxError, SystemExit, anything its top level raises
+        raise _import_error(spec, module_name, error) from error
+
+
+def _import_error(spec: str, what: str, error: BaseException) -> InvalidArgumentError:
+    lines = traceback.format_exception(error)
+    tail = "".join(lines[-TRACEBACK_LINES - 1:]).rstrip()
+    return InvalidArgumentError("port", spec, f"importing {what!r} raised {type(error).__name__}: {error}",
+                                f"the port's module must import cleanly; traceback tail:\n{tail}")
 
 
 def load_port(spec: str) -> Port:
@@ -239,6 +259,67 @@ def normalise_output(result: Any, batch: int, gamma: int) -> PortOutput:
     )
 
 
+#: Traceback lines of a port's own exception kept in a failure message.
+TRACEBACK_LINES = 6
+_ARRAYS = ("group_ptr", "group_members", "group_weights", "token_ptr", "token_groups", "token_weights")
+
+
+def describe_exception(error: BaseException) -> str:
+    """``Type: message`` and the last lines of the traceback, for a verdict's evidence."""
+    if isinstance(error, SystemExit):
+        head = f"the port called sys.exit({error.code!r})"
+    else:
+        head = f"the port raised {type(error).__name__}: {error}"
+    lines = traceback.format_exception(error)
+    tail = "".join(lines[-TRACEBACK_LINES - 1:-1]).rstrip() if len(lines) > 1 else ""
+    return head if not tail else f"{head}\n{textwrap.indent(tail, '        ')}"
+
+
+def copy_groups(groups: Groups) -> Groups:
+    """A deep copy a port may do anything with."""
+    return dataclasses.replace(groups, params=dict(groups.params),
+                               **{name: getattr(groups, name).clone() for name in _ARRAYS})
+
+
+def _changed_groups(original: Groups, handed: Groups) -> str | None:
+    if (handed.vocab_size, handed.num_groups) != (original.vocab_size, original.num_groups):
+        return "vocab_size/num_groups"
+    for name in _ARRAYS:
+        a, b = getattr(original, name), getattr(handed, name)
+        if a.shape != b.shape or a.dtype != b.dtype or not torch.equal(a, b):
+            return name
+    return None
+
+
+def run_contained(port: Port, draft_tokens: torch.Tensor, draft_probs: torch.Tensor, target_probs: torch.Tensor,
+                  groups: Groups, seed: int) -> Any:
+    """Call ``port`` on copies of the inputs with a CPU generator seeded with ``seed``; return what it returned.
+
+    Every way a port can fail on the call becomes :class:`PortProtocolError`
+    with the evidence: an exception of its own (``SystemExit`` included: a
+    port that exits is never a pass) or inputs it wrote into.
+    ``KeyboardInterrupt`` is the user's and propagates.
+    """
+    handed = (draft_tokens.clone(), draft_probs.clone(), target_probs.clone(), copy_groups(groups))
+    generator = torch.Generator().manual_seed(seed)
+    try:
+        result = port(*handed, generator=generator)
+    except KeyboardInterrupt:
+        raise
+    except PortProtocolError:
+        raise
+    except BaseException as error:  # every other failure of the port is a verdict, SystemExit included
+        raise PortProtocolError(describe_exception(error)) from error
+    for name, original, copy in zip(("draft_tokens", "draft_probs", "target_probs"), (draft_tokens, draft_probs,
+                                    target_probs), handed[:3], strict=True):
+        if copy.shape != original.shape or not torch.equal(copy, original):
+            raise PortProtocolError(f"the port wrote into its input {name} (inputs are read-only)")
+    changed = _changed_groups(groups, handed[3])
+    if changed:
+        raise PortProtocolError(f"the port changed its input groups ({changed}; inputs are read-only)")
+    return result
+
+
 def call_port(
     port: Port,
     draft_tokens: torch.Tensor,
@@ -247,8 +328,13 @@ def call_port(
     groups: Groups,
     seed: int,
 ) -> PortOutput:
-    """Call ``port`` with a CPU generator seeded with ``seed``; normalise its output."""
-    generator = torch.Generator().manual_seed(seed)
-    result = port(draft_tokens, draft_probs, target_probs, groups, generator=generator)
+    """:func:`run_contained`, then the output contract (:func:`normalise_output`): every failure is a
+    :class:`PortProtocolError`."""
+    result = run_contained(port, draft_tokens, draft_probs, target_probs, groups, seed)
     batch, gamma = draft_tokens.shape
-    return normalise_output(result, int(batch), int(gamma))
+    try:
+        return normalise_output(result, int(batch), int(gamma))
+    except PortProtocolError:
+        raise
+    except Exception as error:  # an output object whose attributes themselves fail
+        raise PortProtocolError(f"the port's output could not be read: {type(error).__name__}: {error}") from error

@@ -1,0 +1,259 @@
+"""Running a port in a worker process: crashes, exits, hangs and garbage become verdicts.
+
+An :class:`IsolatedPort` has the port contract, so the gate calls it like any
+port. Each call ships the inputs (NumPy arrays, the groups' arrays) to a
+long-lived worker process started with ``spawn``, which loads the port from
+its import path and answers with the outputs. What the parent sees instead of
+an answer becomes a :class:`~pcg_verify.ports.PortProtocolError` (a structural
+failure) naming what happened:
+
+* the port raised (its type, message and traceback tail, ``SystemExit`` too);
+* the worker died (``os._exit``, a segfault, the OOM killer): its exit status
+  or signal and the last lines it wrote to stderr;
+* no answer within ``call_timeout`` seconds, or the run's ``deadline`` passed:
+  the worker is killed;
+* an answer that cannot be unpickled.
+
+After a failure the worker is gone; the next call starts a fresh one, so one
+bad case never poisons the next. The parent never waits without a limit.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pcg_core import Groups
+from pcg_core.errors import InvalidArgumentError
+from pcg_verify.ports import PortProtocolError, describe_exception, load_port, run_contained
+
+__all__ = ["DEFAULT_CALL_TIMEOUT", "DEFAULT_START_TIMEOUT", "IsolatedPort"]
+
+#: Seconds one call may take before the worker is killed (the gate's calls take milliseconds to seconds).
+DEFAULT_CALL_TIMEOUT = 60.0
+#: Seconds a fresh worker may take to import torch and load the port.
+DEFAULT_START_TIMEOUT = 120.0
+#: stderr lines of a dead worker quoted in the verdict.
+STDERR_LINES = 8
+_GROUP_FIELDS = ("group_ptr", "group_members", "group_weights", "token_ptr", "token_groups", "token_weights")
+
+
+def _groups_payload(groups: Groups) -> dict[str, Any]:
+    arrays = {name: getattr(groups, name).numpy() for name in _GROUP_FIELDS}
+    return {"vocab_size": groups.vocab_size, "num_groups": groups.num_groups, "weights_kind": groups.weights_kind,
+            "embedding_digest": groups.embedding_digest, "params": dict(groups.params), **arrays}
+
+
+def _groups_from_payload(payload: dict[str, Any]) -> Groups:
+    arrays = {name: torch.from_numpy(payload[name]) for name in _GROUP_FIELDS}
+    return Groups(vocab_size=payload["vocab_size"], num_groups=payload["num_groups"],
+                  weights_kind=payload["weights_kind"], embedding_digest=payload["embedding_digest"],
+                  params=payload["params"], **arrays)
+
+
+def _pack(value: Any) -> tuple[str, Any]:
+    """Tensors travel as NumPy arrays, marked, so that a port returning NumPy is still seen doing so."""
+    if isinstance(value, torch.Tensor):
+        return ("tensor", value.detach().cpu().numpy())
+    return ("value", value)
+
+
+def _unpack(item: tuple[str, Any]) -> Any:
+    kind, value = item
+    return torch.from_numpy(value) if kind == "tensor" else value
+
+
+def _worker(conn: multiprocessing.connection.Connection, spec: str, stderr_path: str, threads: int) -> None:
+    """The worker's loop: load the port, then answer (inputs, seed) requests until told to stop."""
+    fd = os.open(stderr_path, os.O_WRONLY | os.O_APPEND)
+    os.dup2(fd, 2)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the worker
+    torch.set_num_threads(threads)
+    try:
+        port = load_port(spec)
+    except BaseException as error:  # reported to the parent, which says the gate could not run
+        conn.send(("load-error", f"{type(error).__name__}: {error}"))
+        return
+    conn.send(("ready", None))
+    while True:
+        request = conn.recv()
+        if request is None:
+            return
+        tokens, draft_probs, target_probs, payload, seed = request
+        try:
+            result = run_contained(port, torch.from_numpy(tokens), torch.from_numpy(draft_probs),
+                                   torch.from_numpy(target_probs), _groups_from_payload(payload), seed)
+            if isinstance(result, tuple):
+                answer: Any = ("tuple", [_pack(v) for v in result])
+            elif all(hasattr(result, n) for n in ("tokens", "group_ids", "num_accepted")):
+                answer = ("tuple", [_pack(getattr(result, n)) for n in ("tokens", "group_ids", "num_accepted")])
+            else:
+                answer = ("value", result)
+            conn.send(("ok", answer))
+        except PortProtocolError as error:
+            conn.send(("raised", str(error)))
+        except KeyboardInterrupt as error:  # SIGINT is ignored here, so the port raised it itself
+            conn.send(("raised", describe_exception(error)))
+        except BaseException as error:  # e.g. an answer that cannot be pickled
+            conn.send(("raised", f"the port's answer could not be sent back: {type(error).__name__}: {error}"))
+
+
+class IsolatedPort:
+    """A port that runs in a worker process, with a per-call time limit and an overall deadline.
+
+    Parameters
+    ----------
+    spec : str
+        Import path of the port (``package.module:function`` or ``path/file.py:function``).
+    call_timeout : float
+        Seconds one call may take.
+    deadline : float, optional
+        Seconds the whole run may take, counted from construction.
+    threads : int
+        torch intra-op threads in the worker.
+    """
+
+    def __init__(self, spec: str, *, call_timeout: float = DEFAULT_CALL_TIMEOUT, deadline: float | None = None,
+                 threads: int = 1, start_timeout: float = DEFAULT_START_TIMEOUT) -> None:
+        self.spec = spec
+        self.call_timeout = call_timeout
+        self.start_timeout = start_timeout
+        self.deadline = None if deadline is None else time.monotonic() + deadline
+        self.deadline_seconds = deadline
+        self.threads = threads
+        self.__qualname__ = spec
+        self._process: Any = None
+        self._conn: multiprocessing.connection.Connection | None = None
+        self._stderr = Path(tempfile.mkstemp(prefix="pcg-port-", suffix=".stderr")[1])
+        self.starts = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        """Start a worker and wait for it to load the port.
+
+        The first start raises :class:`~pcg_core.errors.InvalidArgumentError`
+        when the port cannot be loaded (the gate could not run); a restart
+        that fails raises :class:`PortProtocolError` (a verdict).
+        """
+        self.stop()
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe()
+        self._stderr.write_bytes(b"")
+        self._process = context.Process(target=_worker, args=(child, self.spec, str(self._stderr), self.threads),
+                                        daemon=True, name=f"pcg-port {self.spec}")
+        self._process.start()
+        child.close()
+        self._conn = parent
+        self.starts += 1
+        try:
+            status, detail = self._receive(self.start_timeout, "loading the port")
+        except PortProtocolError as error:
+            status, detail = "load-error", str(error)
+        if status != "ready":
+            self.stop()
+            if self.starts == 1:
+                raise InvalidArgumentError("port", self.spec, f"cannot be loaded: {detail}")
+            raise PortProtocolError(f"the port could not be loaded again in a fresh worker: {detail}")
+
+    def stop(self) -> None:
+        """Ask the worker to finish; kill it if it does not within a second."""
+        process, conn = self._process, self._conn
+        self._process = self._conn = None
+        if conn is not None:
+            try:
+                conn.send(None)
+            except (OSError, ValueError):
+                pass
+            conn.close()
+        if process is not None:
+            process.join(1.0)
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+    def close(self) -> None:
+        self.stop()
+        self._stderr.unlink(missing_ok=True)
+
+    def __enter__(self) -> IsolatedPort:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ calls
+    def _stderr_tail(self) -> str:
+        try:
+            lines = self._stderr.read_text(errors="replace").splitlines()[-STDERR_LINES:]
+        except OSError:
+            return ""
+        return "" if not lines else "; its last stderr lines:\n" + "\n".join(f"        {line}" for line in lines)
+
+    def _died(self, waiting_for: str) -> PortProtocolError:
+        process = self._process
+        process.join(5.0)
+        code = process.exitcode
+        if code is None:
+            what = "stopped answering"
+        elif code < 0:
+            what = f"was killed by signal {signal.Signals(-code).name}"
+        else:
+            what = f"exited with status {code}"
+        error = PortProtocolError(f"the port's worker process {what} while {waiting_for} "
+                                  f"(a port must return, not exit){self._stderr_tail()}")
+        self.stop()
+        return error
+
+    def _receive(self, timeout: float, waiting_for: str) -> tuple[str, Any]:
+        assert self._conn is not None
+        limit = timeout
+        if self.deadline is not None:
+            limit = min(limit, self.deadline - time.monotonic())
+        try:
+            ready = self._conn.poll(max(0.0, limit))
+        except (EOFError, OSError):
+            raise self._died(waiting_for) from None
+        if not ready:
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                message = f"the gate's overall deadline of {self.deadline_seconds:g} s ran out while {waiting_for}"
+            else:
+                message = f"no answer within {timeout:g} s while {waiting_for}: the worker was killed"
+            self.stop()
+            raise PortProtocolError(message)
+        try:
+            answer: tuple[str, Any] = self._conn.recv()
+        except (EOFError, OSError):
+            raise self._died(waiting_for) from None
+        except Exception as error:  # an answer that cannot be unpickled
+            self.stop()
+            raise PortProtocolError(f"the port's answer could not be read: {type(error).__name__}: {error}") from error
+        return answer
+
+    def __call__(self, draft_tokens: torch.Tensor, draft_probs: torch.Tensor, target_probs: torch.Tensor,
+                 groups: Groups, *, generator: torch.Generator) -> Any:
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise PortProtocolError(f"the gate's overall deadline of {self.deadline_seconds:g} s ran out")
+        if self._process is None or not self._process.is_alive():
+            self.start()
+        assert self._conn is not None
+        # The gate hands every call a fresh generator: its seed recreates the same stream in the worker,
+        # so an isolated port returns exactly what it returns in-process.
+        seed = generator.initial_seed()
+        request = (draft_tokens.numpy(), draft_probs.numpy(), target_probs.numpy(), _groups_payload(groups), seed)
+        try:
+            self._conn.send(request)
+        except (OSError, ValueError):
+            raise self._died("receiving a call") from None
+        status, answer = self._receive(self.call_timeout, "answering a call")
+        if status == "raised":
+            raise PortProtocolError(answer)
+        kind, value = answer
+        return tuple(_unpack(item) for item in value) if kind == "tuple" else value
