@@ -19,6 +19,15 @@ relation ``t ↦ G(t)`` only, never on ``block_size`` or the device.
 Shapes: ``b`` = ``block_size``; the similarity matrix is never held whole,
 only ``b × b`` tiles (threshold) or ``b × (b + K)`` (top-K).
 
+Memory. What grows with V is what a rule keeps: the pairs passing θ, or the
+``V·K`` neighbours of top-K and of ``max_group_size``. Both builders work out
+that size before storing anything (estimated from a row sample for θ, exact
+for K) and refuse, saying how big it would be and what to change, when it
+exceeds ``max_pairs_bytes`` (:data:`DEFAULT_MAX_PAIRS_BYTES`, 4 GiB); the
+threshold build also counts the pairs as it goes, so a wrong estimate still
+stops it in time. ``cache`` is checked (a writable place for a file) before
+the build, a cache hit is validated like :meth:`Groups.load`.
+
 Each builder reads as the rule: check the parameters, take the similar pairs
 (:mod:`pcg_core._similarity`, the tile maths), make the relation ``t ↦ G(t)``
 and assemble the distinct groups (:mod:`pcg_core._relation`, CSR operations
@@ -30,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,12 +49,24 @@ import numpy.typing as npt
 import torch
 
 from pcg_core._groups import Groups, canonical_json
-from pcg_core._relation import WeightFn, assemble, filter_members, symmetric_relation, truncate
-from pcg_core._similarity import prepare_points, self_value, threshold_pairs, topk_relation
+from pcg_core._relation import Relation, WeightFn, assemble, filter_members, symmetric_relation, truncate
+from pcg_core._similarity import (
+    PAIR_BYTES,
+    SLOT_BYTES,
+    PairLimitExceeded,
+    Points,
+    estimate_pairs,
+    prepare_points,
+    self_value,
+    threshold_pairs,
+    threshold_topk_relation,
+    topk_relation,
+)
 from pcg_core.errors import InvalidArgumentError, InvalidTypeError
 from pcg_core.validation import check_choice, check_int, check_int_array, check_real
 
 __all__ = [
+    "DEFAULT_MAX_PAIRS_BYTES",
     "embedding_digest",
     "groups_from_labels",
     "groups_from_threshold",
@@ -57,6 +79,10 @@ BUILDER_VERSION = 1
 _METRICS = ("cosine", "euclidean")
 _WEIGHTS = ("equal", "similarity")
 _DIGEST_CHUNK_BYTES = 64 << 20
+#: Default ``max_pairs_bytes``: what a build may hold for the pairs or neighbours it keeps.
+DEFAULT_MAX_PAIRS_BYTES = 4 << 30
+#: A pair list this small is built without planning, max_group_size or not.
+_SMALL_BYTES = 64 << 20
 
 
 # ---------------------------------------------------------------------------- public builders
@@ -71,6 +97,7 @@ def groups_from_threshold(
     weights: str | WeightFn = "equal",
     block_size: int = 4096,
     cache: str | os.PathLike[str] | None = None,
+    max_pairs_bytes: int = DEFAULT_MAX_PAIRS_BYTES,
 ) -> Groups:
     """Groups by the paper's threshold rule, ``G(t) = {t' : sim(t, t') ≥ θ} ∪ {t}``.
 
@@ -82,9 +109,11 @@ def groups_from_threshold(
         float64). Tiles are computed on the embeddings' device (CUDA included);
         only the (row, column) pairs that pass travel to the CPU.
     theta : float
-        Cosine: the minimum similarity. ``metric="euclidean"``: the maximum
-        distance, ``G(t) = {t' : ‖E[t] − E[t']‖ ≤ θ}`` (θ ≥ 0). Comparisons
-        happen in the compute dtype.
+        Cosine: the minimum similarity, in [−1, 1] (θ = −1 groups everything;
+        beyond ±1 the rule would be void, so it is refused).
+        ``metric="euclidean"``: the maximum distance,
+        ``G(t) = {t' : ‖E[t] − E[t']‖ ≤ θ}`` (θ ≥ 0, unbounded above).
+        Comparisons happen in the compute dtype.
     metric : {"cosine", "euclidean"}
     token_range : (start, stop), optional
         The speech ids ``[start, stop)`` of a vocabulary of ``vocab_size`` ids
@@ -96,7 +125,10 @@ def groups_from_threshold(
     max_group_size : int, optional
         Keep only the ``max_group_size`` most similar members of each ``G(t)``
         (t itself always kept and counted, ties by smaller id), before
-        deduplication. This breaks symmetry.
+        deduplication. This breaks symmetry. It bounds memory: when the pairs
+        passing θ would take more room than ``V·max_group_size`` slots, the
+        build keeps a running best per row as the tiles stream instead of
+        the pairs (same result, ~``SLOT_BYTES`` = 128 bytes per slot).
     weights : "equal", "similarity" or callable
         ``"equal"``: ``w[k, t] = 1/N(t)``. ``"similarity"``: proportional to
         ``cos(E[t], E[center_k])`` (must be > 0: use θ > 0), or
@@ -107,8 +139,20 @@ def groups_from_threshold(
     block_size : int
         Tile side ``b``; the result does not depend on it.
     cache : path, optional
-        ``.npz`` file: loaded when it exists (it must match the embedding and
-        the parameters, else :class:`GroupsCacheMismatchError`), else written.
+        ``.npz`` file: loaded and validated when it exists (it must match the
+        embedding and the parameters, else :class:`GroupsCacheMismatchError`;
+        a damaged file is an :class:`InvalidArgumentError` naming it), else
+        written. Checked before building: it must not be a directory, and its
+        folder must exist or be creatable, and be writable.
+    max_pairs_bytes : int
+        The memory a build may spend on the pairs it keeps (default 4 GiB).
+        Before storing any, the number of pairs passing θ is estimated from
+        the exact counts of V/32 sampled rows, 256 to 1,024 (3 % of the tile
+        work at V = 65,536, 6 % at 16,384; skipped when even every pair would
+        fit), at ``PAIR_BYTES`` = 200 bytes each at the peak; above the
+        limit the call is refused with the estimate and the ways out (a higher
+        θ, ``max_group_size``, :func:`groups_from_topk`). The pairs are also
+        counted exactly while building, and the build stops at the limit.
 
     Returns
     -------
@@ -121,7 +165,8 @@ def groups_from_threshold(
     Only tiles ``(I, J)`` with ``J ≥ I`` are computed and each pair ``t < t'``
     is mirrored, so rounding can never make the relation asymmetric.
     Time O(N² D / 2) for the products plus O(nnz log nnz); memory
-    O(b² + b·D + nnz) besides the embedding (never copied whole).
+    O(b² + b·D + pairs) besides the embedding (never copied whole), or
+    O(b² + b·D + N·max_group_size) when streamed.
 
     Examples
     --------
@@ -132,15 +177,13 @@ def groups_from_threshold(
     6
     """
     metric = check_choice("metric", metric, _METRICS)
-    theta = check_real("theta", theta)
-    if metric == "euclidean" and theta < 0:
-        raise InvalidArgumentError(
-            "theta", theta, "is a maximum distance under metric='euclidean'; must be ≥ 0"
-        )
+    theta = _check_threshold("theta", theta, metric)
     block_size = check_int("block_size", block_size, minimum=1)
     if max_group_size is not None:
         max_group_size = check_int("max_group_size", max_group_size, minimum=1)
+    max_pairs_bytes = check_int("max_pairs_bytes", max_pairs_bytes, minimum=1)
     weights_name = _check_weights(weights, cache)
+    cache_path = _check_cache(cache)
     emb = _check_embeddings(embeddings)
     start, stop, vocab, offset = _resolve_range(int(emb.shape[0]), token_range, vocab_size)
     params = _params(
@@ -153,13 +196,10 @@ def groups_from_threshold(
 
     def build() -> Groups:
         points = prepare_points(emb[offset : offset + stop - start], metric, block_size)
-        rows, cols, vals = threshold_pairs(points, theta, block_size)
-        relation = symmetric_relation(stop - start, rows, cols, vals, self_value(metric))
-        if max_group_size is not None:
-            relation = truncate(relation, max_group_size, metric)
+        relation = _threshold_relation(points, theta, max_group_size, block_size, max_pairs_bytes)
         return assemble(relation, start, vocab, weights, metric, params, digest)
 
-    return _cached(cache, digest, params, build)
+    return _cached(cache_path, digest, params, build)
 
 
 def groups_from_topk(
@@ -173,6 +213,7 @@ def groups_from_topk(
     weights: str | WeightFn = "equal",
     block_size: int = 4096,
     cache: str | os.PathLike[str] | None = None,
+    max_pairs_bytes: int = DEFAULT_MAX_PAIRS_BYTES,
 ) -> Groups:
     """Groups of the K nearest neighbours: ``G(t)`` = the k tokens most similar to t.
 
@@ -183,10 +224,13 @@ def groups_from_topk(
 
     ``embeddings``, ``metric``, ``token_range``, ``vocab_size``, ``weights``,
     ``block_size`` and ``cache`` are as in :func:`groups_from_threshold`;
-    ``k`` must lie in ``[1, number of speech rows]``.
+    ``k`` must lie in ``[1, number of speech rows]``, ``min_similarity`` in
+    the range of θ there.
 
     Memory: per block of b rows, the columns are scanned in chunks of b and
-    merged into a running top-k, so the peak is O(b·(b + k)), not O(b·V).
+    merged into a running top-k, so the peak is O(b·(b + k)), not O(b·V),
+    besides the N·k neighbours kept: ``N·k·SLOT_BYTES`` (128 bytes each) must
+    not exceed ``max_pairs_bytes`` (default 4 GiB), checked before building.
     Time O(N² D + nnz log nnz).
 
     Examples
@@ -199,12 +243,21 @@ def groups_from_topk(
     k = check_int("k", k, minimum=1)
     block_size = check_int("block_size", block_size, minimum=1)
     if min_similarity is not None:
-        min_similarity = check_real("min_similarity", min_similarity)
+        min_similarity = _check_threshold("min_similarity", min_similarity, metric)
+    max_pairs_bytes = check_int("max_pairs_bytes", max_pairs_bytes, minimum=1)
     weights_name = _check_weights(weights, cache)
+    cache_path = _check_cache(cache)
     emb = _check_embeddings(embeddings)
     start, stop, vocab, offset = _resolve_range(int(emb.shape[0]), token_range, vocab_size)
     if k > stop - start:
         raise InvalidArgumentError("k", k, f"must be <= the number of speech tokens ({stop - start})")
+    if (stop - start) * k * SLOT_BYTES > max_pairs_bytes:
+        raise InvalidArgumentError(
+            "k", k,
+            f"keeps {stop - start:,}×{k} neighbours, {_size((stop - start) * k * SLOT_BYTES)} to build; "
+            f"over max_pairs_bytes={max_pairs_bytes:,} ({_size(max_pairs_bytes)})",
+            "lower k, or raise max_pairs_bytes if the memory is there",
+        )
     params = _params(
         "groups_from_topk", k=k, metric=metric, min_similarity=min_similarity,
         token_range=None if token_range is None else [start, stop], vocab_size=vocab, weights=weights_name,
@@ -219,7 +272,7 @@ def groups_from_topk(
             relation = filter_members(relation, min_similarity, metric)
         return assemble(relation, start, vocab, weights, metric, params, digest)
 
-    return _cached(cache, digest, params, build)
+    return _cached(cache_path, digest, params, build)
 
 
 def singleton_groups(vocab_size: int) -> Groups:
@@ -284,7 +337,118 @@ def embedding_digest(embeddings: torch.Tensor) -> str:
     return digest.hexdigest()
 
 
+# ---------------------------------------------------------------------------- the threshold relation
+def _threshold_relation(
+    points: Points, theta: float, limit: int | None, block_size: int, max_bytes: int
+) -> Relation:
+    """t ↦ G(t) of the threshold rule (cut to ``limit`` members), built within ``max_bytes``.
+
+    Two ways give the same relation: the pair list (every kept pair t < t',
+    ``PAIR_BYTES`` each) or, with ``limit``, a running best per row
+    (``n·(limit − 1)`` slots, ``SLOT_BYTES`` each); the smaller is taken.
+    No estimate is needed when even every pair would fit (and, with
+    ``limit``, take under ``_SMALL_BYTES``: small vocabularies, where the
+    pair list's fewer tile operations win).
+    """
+    n = points.count
+    streamed = None if limit is None else n * min(limit - 1, n - 1) * SLOT_BYTES
+    every_pair = n * (n - 1) // 2 * PAIR_BYTES
+    if every_pair <= max_bytes and (streamed is None or every_pair <= max(streamed, _SMALL_BYTES)):
+        pairs = threshold_pairs(points, theta, block_size)
+    else:
+        estimated = estimate_pairs(points, theta, block_size)
+        if limit is not None and streamed is not None and streamed < estimated * PAIR_BYTES:
+            if streamed > max_bytes:
+                raise _over_budget("max_group_size", limit, f"keeps {n:,}×{limit - 1} best members as the tiles "
+                                   f"stream, {_size(streamed)}", n, max_bytes)
+            return threshold_topk_relation(points, theta, limit, block_size)
+        if estimated * PAIR_BYTES > max_bytes:
+            raise _over_budget("theta", theta, f"keeps an estimated {estimated:,} pairs t < t' of the {n:,} tokens, "
+                               f"{_size(estimated * PAIR_BYTES)} to build", n, max_bytes)
+        try:
+            pairs = threshold_pairs(points, theta, block_size, max_pairs=max_bytes // PAIR_BYTES)
+        except PairLimitExceeded as stop:
+            if limit is not None and streamed is not None and streamed <= max_bytes:
+                return threshold_topk_relation(points, theta, limit, block_size)
+            raise _over_budget("theta", theta, f"kept {stop.pairs:,} pairs t < t' in {stop.fraction:.0%} of the "
+                               f"tiles (estimated: {estimated:,} in all), so the build was stopped", n, max_bytes
+                               ) from None
+    relation = symmetric_relation(n, *pairs, self_value(points.metric))
+    return relation if limit is None else truncate(relation, limit, points.metric)
+
+
+def _over_budget(name: str, value: Any, what: str, n: int, max_bytes: int) -> InvalidArgumentError:
+    group_size = "lower max_group_size" if name == "max_group_size" else "pass max_group_size"
+    return InvalidArgumentError(
+        name, value, f"{what}; over max_pairs_bytes={max_bytes:,} ({_size(max_bytes)})",
+        f"raise theta; or {group_size}, streamed at {_size(n * SLOT_BYTES)} per member kept per group; "
+        "or use groups_from_topk; or raise max_pairs_bytes if the memory is there",
+    )
+
+
+def _size(nbytes: int) -> str:
+    """Bytes in the largest binary unit below them: '3.7 MiB'."""
+    value, unit = float(nbytes), "B"
+    for larger in ("KiB", "MiB", "GiB", "TiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, larger
+    return f"{value:.3g} {unit}"
+
+
 # ---------------------------------------------------------------------------- parameters
+def _check_threshold(name: str, value: Any, metric: str) -> float:
+    """θ (or min_similarity) within the range of the metric: a cosine in [−1, 1], a distance ≥ 0."""
+    number = check_real(name, value)
+    if metric == "cosine" and not -1.0 <= number <= 1.0:
+        raise InvalidArgumentError(
+            name, value, "is a cosine similarity under metric='cosine'; must lie in [-1, 1]",
+            "above 1 no pair passes (all singletons), below -1 every pair does; -1 already groups everything",
+        )
+    if metric == "euclidean" and number < 0:
+        raise InvalidArgumentError(name, value, "is a maximum distance under metric='euclidean'; must be ≥ 0")
+    return number
+
+
+def _check_cache(cache: Any) -> Path | None:
+    """The cache path, checked before anything is built (a build can take minutes).
+
+    An existing file is a hit (loaded and validated later). Otherwise the
+    path must not be a directory, and its nearest existing folder must be a
+    directory in which a file can be created: a probe file is made there and
+    removed, which also catches read-only mounts and ACLs.
+    """
+    if cache is None:
+        return None
+    if not isinstance(cache, str | os.PathLike):
+        raise InvalidTypeError("cache", cache, "must be a path (str or os.PathLike) to a .npz file")
+    path = Path(cache)
+    if path.is_dir():
+        raise InvalidArgumentError("cache", str(path), "is a directory; must name a file, e.g. groups.npz")
+    if path.exists():
+        if not path.is_file():
+            raise InvalidArgumentError("cache", str(path), "exists but is not a regular file")
+        return path
+    folder = path.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InvalidArgumentError(
+            "cache", str(path), f"cannot be created: {folder} is a regular file, not a directory",
+            "point the cache at a path inside a directory",
+        )
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".pcg-cache-probe.", dir=folder)
+    except OSError as error:
+        raise InvalidArgumentError(
+            "cache", str(path), f"cannot be written: no file can be created in {folder} ({error.strerror or error})",
+            "point the cache at a writable folder, or build without cache",
+        ) from error
+    os.close(handle)
+    os.unlink(probe)
+    return path
+
+
 def _check_weights(weights: Any, cache: Any) -> str:
     if callable(weights):
         if cache is not None:
@@ -348,10 +512,9 @@ def _params(builder: str, **values: Any) -> dict[str, Any]:
     return loaded
 
 
-def _cached(
-    cache: str | os.PathLike[str] | None, digest: str, params: dict[str, Any], build: Callable[[], Groups]
-) -> Groups:
-    if cache is not None and Path(cache).exists():
+def _cached(cache: Path | None, digest: str, params: dict[str, Any], build: Callable[[], Groups]) -> Groups:
+    """Load ``cache`` (validated, and matching ``digest`` and ``params``) if it exists, else build and save it."""
+    if cache is not None and cache.exists():
         return Groups.load(cache, embedding_digest=digest, params=params)
     groups = build()
     if cache is not None:

@@ -25,8 +25,8 @@ from pcg_core import (
     singleton_groups,
 )
 from pcg_core._builders import BUILDER_VERSION
-from pcg_core._relation import dedupe, symmetric_relation
-from pcg_core._similarity import prepare_points, threshold_pairs
+from pcg_core._relation import dedupe, symmetric_relation, truncate
+from pcg_core._similarity import SLOT_BYTES, prepare_points, self_value, threshold_pairs, threshold_topk_relation
 
 SETTINGS = settings(derandomize=True, deadline=None, max_examples=100)
 Family = list[tuple[int, ...]]
@@ -184,6 +184,52 @@ def test_threshold_max_group_size(
     groups = groups_from_threshold(emb, theta, max_group_size=limit, block_size=block_size).validate()
     assert groups_family(groups) == expected
     assert groups.max_group_size <= limit
+
+
+@settings(derandomize=True, deadline=None, max_examples=40)
+@given(
+    seed=st.integers(0, 2**32 - 1), n=st.integers(1, 40), metric=st.sampled_from(["cosine", "euclidean"]),
+    ties=st.booleans(), single=st.booleans(), quantile=st.floats(0.0, 1.0), limit=st.integers(1, 8),
+    block_size=st.integers(2, 12),
+)
+def test_streamed_max_group_size_equals_the_pair_list(
+    seed: int, n: int, metric: str, ties: bool, single: bool, quantile: float, limit: int, block_size: int
+) -> None:
+    """The running top-L per row gives exactly truncate(pair list): same members, same values, same ties."""
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, 3, size=(n, 2)) + (1.0 if metric == "cosine" else 0.0) if ties else rng.normal(size=(n, 3))
+    emb = torch.from_numpy(np.asarray(values, dtype=np.float64)).to(torch.float32 if single else torch.float64)
+    points = prepare_points(emb, metric, block_size)
+    theta = (2 * quantile - 1) if metric == "cosine" else 3 * quantile
+    pairs = symmetric_relation(n, *threshold_pairs(points, theta, block_size), self_value(metric))
+    expected = truncate(pairs, limit, metric)
+    streamed = threshold_topk_relation(points, theta, limit, block_size)
+    for want, got in zip(expected, streamed, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_max_group_size_streams_instead_of_storing_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """θ = −1 keeps every pair; with max_group_size the build holds V·L slots, never the pair list."""
+    emb = random_embeddings(17, 300, 4)
+    ranked = ranked_rows(dense_cosine(emb.numpy()))
+    expected, _ = family_of([r[:4] for r in ranked])
+
+    def no_pair_list(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("stored the pair list")
+
+    monkeypatch.setattr(builders, "threshold_pairs", no_pair_list)
+    groups = groups_from_threshold(emb, -1.0, max_group_size=4, block_size=64, max_pairs_bytes=300 * 3 * SLOT_BYTES)
+    assert groups_family(groups.validate()) == expected
+
+
+def test_running_count_falls_back_to_streaming(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An estimate that was wrong stops the pair list in time; with max_group_size the build streams instead."""
+    emb = random_embeddings(18, 200, 4)
+    ranked = ranked_rows(dense_cosine(emb.numpy()))
+    expected, _ = family_of([r[:3] for r in ranked])
+    monkeypatch.setattr(builders, "estimate_pairs", lambda *args: 0)
+    groups = groups_from_threshold(emb, -1.0, max_group_size=3, block_size=32, max_pairs_bytes=200 * 2 * SLOT_BYTES)
+    assert groups_family(groups.validate()) == expected
 
 
 def test_threshold_limiting_cases() -> None:
