@@ -19,11 +19,27 @@ from __future__ import annotations
 import torch
 
 from pcg_core._groups import Groups
-from pcg_core._sampling import pick_groups, sample_categorical, uniforms
+from pcg_core._sampling import ROW_BY_ROW, RowTable, pick_groups, uniforms
 from pcg_core._verify import VerifyResult, assemble_block
 from pcg_core.validation import check_bool, check_groups, check_ssd_tolerance, check_verify_inputs
 
 __all__ = ["draft_only_verify", "ssd_verify", "standard_verify"]
+
+
+def _residual_rows(
+    target_probs: torch.Tensor, draft_probs: torch.Tensor, rows: tuple[torch.Tensor, ...]
+) -> torch.Tensor:
+    """[q − p]_+ in float64 for the rows at leading coordinates ``rows`` (int64 [n] each) → [n, V].
+
+    Few rows are written one by one into the float64 buffer (no gathered copies).
+    """
+    n = rows[0].numel()
+    if n > ROW_BY_ROW:
+        return (target_probs[rows].to(torch.float64) - draft_probs[rows].to(torch.float64)).clamp_min_(0.0)
+    out = torch.empty(n, target_probs.shape[-1], dtype=torch.float64, device=target_probs.device)
+    for r, at in enumerate(zip(*(index.tolist() for index in rows), strict=True)):
+        out[r].copy_(target_probs[at]).sub_(draft_probs[at])
+    return out.clamp_min_(0.0)
 
 
 def _token_level(
@@ -34,10 +50,13 @@ def _token_level(
     generator: torch.Generator,
     tolerance: float | None,
     check_inputs: bool,
+    sum_tolerance: float | None,
 ) -> VerifyResult:
     """Shared body: ``tolerance=None`` accepts everything (draft only)."""
     full = check_bool("check_inputs", check_inputs)
-    batch, gamma, vocab = check_verify_inputs(draft_tokens, draft_probs, target_probs, generator, full=full)
+    batch, gamma, vocab = check_verify_inputs(
+        draft_tokens, draft_probs, target_probs, generator, full=full, sum_tolerance=sum_tolerance
+    )
     device = draft_probs.device
     if groups is not None:
         check_groups(groups, vocab_size=vocab, device=device)
@@ -51,16 +70,23 @@ def _token_level(
         accepted = (u - tolerance) * draft_own < torch.minimum(draft_own, target_own)
     num_accepted = accepted.to(torch.int64).cumprod(1).sum(1)
 
-    rows = torch.arange(batch, device=device)
-    final = target_probs[rows, num_accepted].to(torch.float64)  # q at position A   [B, V]
+    uf = uniforms((batch, 3), generator, device)
+    final_tokens = torch.empty(batch, dtype=torch.int64, device=device)
+    bonus = (num_accepted == gamma).nonzero().squeeze(1)
+    if bonus.numel():
+        table = RowTable.from_rows(target_probs, (bonus, torch.full_like(bonus, gamma)))  # q_{γ+1}
+        final_tokens[bonus] = table.sample(uf[bonus, :1], uf[bonus, 1:2])[:, 0]
     rejected = num_accepted < gamma
-    if bool(rejected.any()):
-        residual = (final - draft_probs[rows, num_accepted.clamp(max=gamma - 1)].to(torch.float64)).clamp_min(0.0)
-        # R ≡ 0 only when q = p up to rounding: draw from q then.
-        usable = residual.sum(-1, keepdim=True) > 0
-        final = torch.where(rejected[:, None] & usable, residual, final)
-    uf = uniforms((batch, 2), generator, device)
-    final_tokens = sample_categorical(final, uf[:, :1])[:, 0]
+    stopped = rejected.nonzero().squeeze(1)
+    if stopped.numel():
+        at = (stopped, num_accepted[stopped])  # q and p at position A
+        residual = _residual_rows(target_probs, draft_probs, at)  # [q − p]_+   [n, V]
+        table = RowTable.from_rows(residual, (torch.arange(stopped.numel(), device=device),))
+        flat = (table.blocks.cum[:, -1] <= 0).nonzero().squeeze(1)
+        if flat.numel():  # R ≡ 0 only when q = p up to rounding: draw from q then.
+            residual[flat] = target_probs[at][flat].to(torch.float64)
+            table = RowTable.from_rows(residual, table.rows)
+        final_tokens[stopped] = table.sample(uf[stopped, :1], uf[stopped, 1:2])[:, 0]
     if groups is None:
         tokens, _ = assemble_block(draft_tokens, None, num_accepted, final_tokens, None)
         return VerifyResult(tokens, None, num_accepted, torch.zeros_like(num_accepted), torch.zeros_like(rejected))
@@ -68,7 +94,7 @@ def _token_level(
     draft_labels = pick_groups(
         groups, draft_tokens.reshape(-1), uniforms((batch * gamma,), generator, device)
     ).reshape(batch, gamma)
-    final_labels = pick_groups(groups, final_tokens, uf[:, 1])
+    final_labels = pick_groups(groups, final_tokens, uf[:, 2])
     tokens, labels = assemble_block(draft_tokens, draft_labels, num_accepted, final_tokens, final_labels)
     return VerifyResult(tokens, labels, num_accepted, torch.zeros_like(num_accepted), torch.zeros_like(rejected))
 
@@ -81,10 +107,12 @@ def standard_verify(
     *,
     generator: torch.Generator,
     check_inputs: bool = True,
+    sum_tolerance: float | None = None,
 ) -> VerifyResult:
     """Standard speculative decoding (Leviathan et al.; letters swapped as in the paper).
 
-    Same arguments and shapes as :func:`pcg_core.verify`. Emitted tokens have
+    Same arguments and shapes as :func:`pcg_core.verify` (``check_inputs`` and
+    ``sum_tolerance`` included). Emitted tokens have
     law exactly q at every reached position. O(V) per row.
 
     Examples
@@ -97,7 +125,7 @@ def standard_verify(
     >>> out.tokens.tolist()  # q(0) = 0: the draft is rejected and replaced from [q − p]_+ = δ_2
     [[2, -1]]
     """
-    return _token_level(draft_tokens, draft_probs, target_probs, groups, generator, 0.0, check_inputs)
+    return _token_level(draft_tokens, draft_probs, target_probs, groups, generator, 0.0, check_inputs, sum_tolerance)
 
 
 def ssd_verify(
@@ -109,13 +137,14 @@ def ssd_verify(
     generator: torch.Generator,
     tolerance: float,
     check_inputs: bool = True,
+    sum_tolerance: float | None = None,
 ) -> VerifyResult:
     """The SSD tolerance rule: accept iff u < min(1, q(x)/p(x)) + β, β = ``tolerance`` ∈ [0, 1].
 
     β = 0 is standard speculative decoding; β > 0 is inexact at every level.
     """
     beta = check_ssd_tolerance(tolerance)
-    return _token_level(draft_tokens, draft_probs, target_probs, groups, generator, beta, check_inputs)
+    return _token_level(draft_tokens, draft_probs, target_probs, groups, generator, beta, check_inputs, sum_tolerance)
 
 
 def draft_only_verify(
@@ -126,6 +155,7 @@ def draft_only_verify(
     *,
     generator: torch.Generator,
     check_inputs: bool = True,
+    sum_tolerance: float | None = None,
 ) -> VerifyResult:
     """Accept every draft and emit the bonus token from q_{γ+1} (draft-only decoding)."""
-    return _token_level(draft_tokens, draft_probs, target_probs, groups, generator, None, check_inputs)
+    return _token_level(draft_tokens, draft_probs, target_probs, groups, generator, None, check_inputs, sum_tolerance)

@@ -12,8 +12,12 @@ position i of row b, with x = draft_tokens[b, i]:
    falling back to the exact residual after ``max_thinning_trials``.
    A = γ: position γ emits the bonus token t ~ q_{γ+1}, label k ~ w[·, t].
 
-No loop runs over the vocabulary or the groups; the only Python loop is over
-thinning rounds (geometrically growing, a handful in expectation).
+No Python loop runs over the vocabulary or the groups; Python loops run over
+thinning rounds (geometrically growing, a handful in expectation), over chunks
+of rows that bound the float64 buffers, and over the rows themselves when
+there are few (so a row is read in place instead of gathered into a copy).
+Vocabulary rows are sampled through a two-level table (:class:`RowTable`:
+float64 block masses, then one block), so no [rows, V] float64 copy is kept.
 """
 
 from __future__ import annotations
@@ -24,9 +28,9 @@ from typing import Any
 
 import torch
 
-from pcg_core._coarse import coarse_probs, paired_group_masses, sample_in_groups
+from pcg_core._coarse import chunk_rows, coarse_rows, paired_group_masses, sample_in_groups
 from pcg_core._groups import Groups
-from pcg_core._sampling import CategoricalTable, pick_groups, sample_categorical, uniforms
+from pcg_core._sampling import RowTable, pick_groups, uniforms
 from pcg_core.validation import check_bool, check_choice, check_groups, check_int, check_verify_inputs
 
 __all__ = ["DEFAULT_MAX_THINNING_TRIALS", "VerifyResult", "assemble_block", "verify"]
@@ -36,6 +40,12 @@ DEFAULT_MAX_THINNING_TRIALS = 1024
 #: The two ways to draw a rejected position's replacement; both have the law R_c(k) q(t | k).
 RESIDUALS = ("thinning", "exact")
 _FIRST_ROUND = 8
+#: Most proposals per thinning round over all pending rows: bounds a round's buffers (each proposal
+#: gathers the members of its group, 140 at the paper's scale) to a few tens of MB.
+_ROUND_PROPOSALS = 4096
+#: Rows of the residual helpers, as leading coordinates: row r is probs[rows[0][r], rows[1][r], ...]
+#: (one int64 tensor [n] per leading dimension), so rows are read in place instead of copied.
+Rows = tuple[torch.Tensor, ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,65 +101,91 @@ def assemble_block(
 
 
 def _exact_residual(
-    target_rows: torch.Tensor, draft_rows: torch.Tensor, groups: Groups, generator: torch.Generator
+    target_probs: torch.Tensor,
+    draft_probs: torch.Tensor,
+    rows: Rows,
+    groups: Groups,
+    generator: torch.Generator,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(token, group) from R_c and q(t | k), rows [n, V]; O(nnz) per row.
+    """(token, group) from R_c and q(t | k) for n rows; O(nnz) per row.
 
-    Where R_c ≡ 0 (Q_c = P_c, reachable only through rounding since a
-    rejection needs Q_c(K) < P_c(K)), draw the group from Q_c instead.
+    Row r reads ``target_probs[rows[0][r], ...]`` and ``draft_probs[...]``
+    (float [..., V]; see :data:`Rows`). Q_c − P_c is one sparse product of
+    the float64 difference q − p (``Σ_t w[k,t] (q(t) − p(t))``), so a row
+    costs one pass over the memberships; rows go in chunks to bound the
+    [chunk, V] and [chunk, M] float64 buffers. A group with Q_c(k) = 0 has
+    only terms −w·p(t) ≤ 0, so it never gets residual mass. Where R_c ≡ 0
+    (Q_c = P_c, reachable only through rounding since a rejection needs
+    Q_c(K) < P_c(K)), the group is drawn from Q_c instead. The token is then
+    drawn inside the chosen group, O(|G_k|).
     """
-    coarse_target = coarse_probs(target_rows, groups)
-    residual = (coarse_target - coarse_probs(draft_rows, groups)).clamp_min(0.0)
-    degenerate = residual.sum(-1, keepdim=True) <= 0
-    masses = torch.where(degenerate, coarse_target, residual)
-    u = uniforms((target_rows.shape[0], 2), generator, target_rows.device)
-    labels = sample_categorical(masses, u[:, :1])[:, 0]
-    return sample_in_groups(target_rows, groups, labels, u[:, 1]), labels
+    n, device = rows[0].shape[0], target_probs.device
+    u = uniforms((n, 3), generator, device)
+    labels = torch.empty(n, dtype=torch.int64, device=device)
+    step = chunk_rows(groups)
+    for lo in range(0, n, step):
+        at = tuple(index[lo : lo + step] for index in rows)
+        target_chunk = target_probs[at]  # [n', V]
+        difference = target_chunk.to(torch.float64) - draft_probs[at].to(torch.float64)
+        masses = coarse_rows(difference, groups).clamp_min_(0.0)  # [Q_c − P_c]_+   [n', M]
+        degenerate = (masses.sum(-1) <= 0).nonzero().squeeze(1)
+        if degenerate.numel():
+            masses[degenerate] = coarse_rows(target_chunk[degenerate], groups)
+        table = RowTable.from_rows(masses, (torch.arange(masses.shape[0], device=device),))
+        labels[lo : lo + step] = table.sample(u[lo : lo + step, :1], u[lo : lo + step, 1:2])[:, 0]
+    return sample_in_groups(target_probs, groups, labels, u[:, 2], rows=rows), labels
 
 
 def _thinning_residual(
-    target_rows: torch.Tensor,
-    draft_rows: torch.Tensor,
+    target_probs: torch.Tensor,
+    draft_probs: torch.Tensor,
+    rows: Rows,
     groups: Groups,
     generator: torch.Generator,
     max_trials: int,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The paper's residual by thinning, rows [n, V].
+    """The paper's residual by thinning for n rows (see :data:`Rows`).
 
     Each trial: y ~ q, k ~ w[·, y], keep iff u · Q_c(k) < Q_c(k) − P_c(k).
     A kept trial has law R_c(k) q(t | k); trials are i.i.d., so the first kept
     one has that law, and rows with no kept trial after ``max_trials`` take an
     independent exact draw, which has it too: the mixture is never biased.
+    One read of the n target rows (a :class:`RowTable`); each round then
+    touches only the proposed ids' blocks and the members of the proposed
+    groups.
 
     Returns (tokens [n], labels [n], trials [n], exact [n] bool).
     """
-    n, device = target_rows.shape[0], target_rows.device
+    n, device = rows[0].shape[0], target_probs.device
     tokens = torch.full((n,), -1, dtype=torch.int64, device=device)
     labels = torch.full((n,), -1, dtype=torch.int64, device=device)
     trials = torch.zeros(n, dtype=torch.int64, device=device)
     pending = torch.arange(n, device=device)
-    table = CategoricalTable.from_masses(target_rows)
-    chunk = _FIRST_ROUND
-    while pending.numel() and int(trials[pending[0]]) < max_trials:
-        chunk = min(chunk, max_trials - int(trials[pending[0]]))
-        u = uniforms((pending.numel(), chunk, 3), generator, device)
-        sub = CategoricalTable(table.cum[pending], table.last_positive[pending])
-        proposals = sub.sample(u[..., 0])  # y ~ q           [n_p, chunk]
-        proposal_groups = pick_groups(groups, proposals.reshape(-1), u[..., 1].reshape(-1)).reshape(proposals.shape)
-        coarse_t, coarse_d = paired_group_masses((target_rows[pending], draft_rows[pending]), groups, proposal_groups)
-        kept = u[..., 2] * coarse_t < coarse_t - coarse_d  # [n_p, chunk]
+    table = RowTable.from_rows(target_probs, rows)  # q; its rows follow `pending`
+    used, chunk = 0, _FIRST_ROUND
+    while pending.numel() and used < max_trials:
+        chunk = min(chunk, max_trials - used, max(1, _ROUND_PROPOSALS // pending.numel()))
+        u = uniforms((pending.numel(), chunk, 4), generator, device)
+        proposals = table.sample(u[..., 0], u[..., 1])  # y ~ q           [n_p, chunk]
+        proposal_groups = pick_groups(groups, proposals.reshape(-1), u[..., 2].reshape(-1)).reshape(proposals.shape)
+        coarse_t, coarse_d = paired_group_masses((target_probs, draft_probs), groups, proposal_groups, rows=table.rows)
+        kept = u[..., 3] * coarse_t < coarse_t - coarse_d  # [n_p, chunk]
         done = kept.any(1)
         first = kept.to(torch.int8).argmax(1)
         trials[pending] += torch.where(done, first + 1, chunk)
         hit = pending[done]
         tokens[hit] = proposals[done, first[done]]
         labels[hit] = proposal_groups[done, first[done]]
-        pending = pending[~done]
+        left = (~done).nonzero().squeeze(1)
+        if left.numel() < pending.numel():
+            pending, table = pending[left], table.take(left)
+        used += chunk
         chunk *= 2
     exact = torch.zeros(n, dtype=torch.bool, device=device)
     if pending.numel():
         exact[pending] = True
-        tokens[pending], labels[pending] = _exact_residual(target_rows[pending], draft_rows[pending], groups, generator)
+        at = tuple(index[pending] for index in rows)
+        tokens[pending], labels[pending] = _exact_residual(target_probs, draft_probs, at, groups, generator)
     return tokens, labels, trials, exact
 
 
@@ -163,6 +199,7 @@ def verify(
     residual: str = "thinning",
     max_thinning_trials: int = DEFAULT_MAX_THINNING_TRIALS,
     check_inputs: bool = True,
+    sum_tolerance: float | None = None,
 ) -> VerifyResult:
     """Verify drafted blocks with PCG (group-exact acceptance).
 
@@ -184,7 +221,14 @@ def verify(
         Proposals per rejected row before falling back to the exact residual.
     check_inputs : bool
         ``False`` skips the O(B·γ·V) value checks (finite, ≥ 0, rows sum to 1);
-        shapes, ranges and draft-token probabilities are always checked.
+        shapes, devices, ranges and draft-token probabilities are always
+        checked. The checks cost about two reads of the probabilities.
+    sum_tolerance : float or None
+        Allowed ``|Σ_t probs[..., t] − 1|`` per row, in [0, 1). ``None`` takes
+        the dtype's entry of :data:`pcg_core.SUM_TOLERANCE` (1e-6 for float64,
+        1e-4 for float32). The tolerance cannot tell where rows came from: pass
+        one for, e.g., float32 softmax rows cast to float64 (they drift by a
+        few 1e-5 over 2e5 ids). Rows are never renormalised.
 
     Returns
     -------
@@ -210,7 +254,8 @@ def verify(
     residual = check_choice("residual", residual, RESIDUALS)
     max_thinning_trials = check_int("max_thinning_trials", max_thinning_trials, minimum=0)
     batch, gamma, vocab = check_verify_inputs(
-        draft_tokens, draft_probs, target_probs, generator, full=check_bool("check_inputs", check_inputs)
+        draft_tokens, draft_probs, target_probs, generator, full=check_bool("check_inputs", check_inputs),
+        sum_tolerance=sum_tolerance,
     )
     device = draft_probs.device
     check_groups(groups, vocab_size=vocab, device=device)
@@ -224,8 +269,6 @@ def verify(
     accepted = u[..., 1] * coarse_draft < coarse_target
     num_accepted = accepted.to(torch.int64).cumprod(1).sum(1)  # [B]
 
-    rows = torch.arange(batch, device=device)
-    final_target = target_probs[rows, num_accepted]  # q at position A: residual or bonus   [B, V]
     final_tokens = torch.empty(batch, dtype=torch.int64, device=device)
     final_labels = torch.empty(batch, dtype=torch.int64, device=device)
     trials = torch.zeros(batch, dtype=torch.int64, device=device)
@@ -233,19 +276,22 @@ def verify(
 
     bonus = (num_accepted == gamma).nonzero().squeeze(1)
     if bonus.numel():
-        ub = uniforms((bonus.numel(), 2), generator, device)
-        final_tokens[bonus] = sample_categorical(final_target[bonus], ub[:, :1])[:, 0]
-        final_labels[bonus] = pick_groups(groups, final_tokens[bonus], ub[:, 1])
+        ub = uniforms((bonus.numel(), 3), generator, device)
+        bonus_table = RowTable.from_rows(target_probs, (bonus, torch.full_like(bonus, gamma)))  # q_{γ+1}
+        final_tokens[bonus] = bonus_table.sample(ub[:, :1], ub[:, 1:2])[:, 0]
+        final_labels[bonus] = pick_groups(groups, final_tokens[bonus], ub[:, 2])
 
     rejected = (num_accepted < gamma).nonzero().squeeze(1)
     if rejected.numel():
-        target_rows = final_target[rejected]
-        draft_rows = draft_probs[rejected, num_accepted[rejected]]
+        at = (rejected, num_accepted[rejected])  # q and p at position A of each rejected row
         if residual == "exact":
-            final_tokens[rejected], final_labels[rejected] = _exact_residual(target_rows, draft_rows, groups, generator)
+            final_tokens[rejected], final_labels[rejected] = _exact_residual(
+                target_probs, draft_probs, at, groups, generator
+            )
             exact[rejected] = True
         else:
-            tok, lab, used, ex = _thinning_residual(target_rows, draft_rows, groups, generator, max_thinning_trials)
+            tok, lab, used, ex = _thinning_residual(target_probs, draft_probs, at, groups, generator,
+                                                    max_thinning_trials)
             final_tokens[rejected], final_labels[rejected], trials[rejected], exact[rejected] = tok, lab, used, ex
 
     tokens, group_ids = assemble_block(draft_tokens, labels, num_accepted, final_tokens, final_labels)

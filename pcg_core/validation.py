@@ -19,7 +19,11 @@ Tolerance decision. :data:`SUM_TOLERANCE` gives the allowed
 ``|Σ_t probs[..., t] − 1|`` per dtype, applied at the sampler's boundary
 (:func:`pcg_core.verify` and the baselines) to the dtype the caller passes:
 low-precision rows from a softmax over ~200k ids drift by a few 1e-3, float64
-rows should be exact. The exact laws of pcg_verify compute in float64 and use
+rows should be exact. A tolerance cannot know where rows came from (float32
+softmax rows cast with ``.double()`` drift by a few 1e-5 over 2e5 ids), so the
+error says how to fix such rows, and :func:`pcg_core.verify` and the baselines
+take ``sum_tolerance=`` (:func:`check_sum_tolerance`) for callers who know
+their rows' origin. The exact laws of pcg_verify compute in float64 and use
 the float64 entry (1e-6). The weights of a group structure are float64 and
 renormalised per token when built, so each token's weights sum to 1 within the
 float64 entry too (:meth:`pcg_core.Groups.validate`).
@@ -54,12 +58,14 @@ __all__ = [
     "check_choice",
     "check_generator",
     "check_groups",
+    "check_has_values",
     "check_int",
     "check_int_array",
     "check_probability",
     "check_probs",
     "check_real",
     "check_ssd_tolerance",
+    "check_sum_tolerance",
     "check_verify_inputs",
     "sum_tolerance",
 ]
@@ -220,6 +226,22 @@ def _dtype_name(dtype: Any) -> str:
         return text
 
 
+def check_sum_tolerance(value: Any, name: str = "sum_tolerance") -> float | None:
+    """An explicit row-sum tolerance: ``None`` (the dtype's entry of :data:`SUM_TOLERANCE`) or a real in [0, 1).
+
+    A tolerance of 1 or more would accept rows that sum to 0, which no sampler can draw from.
+
+    >>> check_sum_tolerance(None) is None, check_sum_tolerance(1e-4)
+    (True, 0.0001)
+    """
+    if value is None:
+        return None
+    number = check_real(name, value, minimum=0.0)
+    if number >= 1.0:
+        raise InvalidArgumentError(name, value, "must be < 1 (a tolerance of 1 accepts rows that sum to 0)")
+    return number
+
+
 def check_probs(
     name: str, x: ArrayT, *, shape: tuple[int | None, ...] | None = None, atol: float | None = None,
     values: bool = True,
@@ -240,7 +262,13 @@ def check_probs(
         ``False`` checks type, dtype and shape only, skipping the O(size) pass
         over the values (finite, ``>= 0``, row sums).
 
-    Nothing is renormalised. Row sums are accumulated in float64.
+    Nothing is renormalised. A tensor costs two reads (row sums and a
+    minimum; NaN and ±inf make a row sum non-finite) and one device sync;
+    the offending element is located only after a check fails. Row sums are
+    accumulated in float64 for float64 rows and for numpy arrays, and in
+    float32 for float32 and 16-bit tensors while the tolerance is at least
+    :data:`_LOW_PRECISION_SUM_ATOL` (torch's pairwise float32 sum is accurate
+    to ~2e-7 at V ≈ 2e5), else in float64.
 
     >>> import numpy as np
     >>> check_probs("target_probs", np.array([0.25, 0.75])).tolist()
@@ -260,23 +288,47 @@ def check_probs(
         raise InvalidArgumentError(name, x, "must have at least one dimension [..., V]")
     if not values:
         return x
-    tol = sum_tolerance(array.dtype) if atol is None else check_real("atol", atol, minimum=0.0)
-    sums, bad = _tensor_rows(array) if is_tensor else _array_rows(array)
+    explicit = atol is not None
+    tol = check_real("atol", atol, minimum=0.0) if explicit else sum_tolerance(array.dtype)
+    if is_tensor:
+        check_has_values(name, array)
+        if bool(_tensor_fault_flag(array, tol)):
+            _raise_tensor_fault(name, array, tol, explicit)
+        return x
+    sums, bad = _array_rows(array)
     if bad is not None:
         where, rule = bad
         raise InvalidArgumentError(name, x, f"{rule}; element {where} is {array[where].item()}")
     error = np.abs(sums - 1.0)
-    if np.any(error > tol):
-        row = tuple(int(i) for i in np.argwhere(error > tol)[0])
-        which = f"row {row} sums to" if row else "it sums to"
-        raise InvalidArgumentError(
-            name, x, f"each row must sum to 1 within {tol:g} for {array.dtype}; {which} {float(sums[row]):.9g}"
-        )
+    if np.any(~(error <= tol)):
+        row = tuple(int(i) for i in np.argwhere(~(error <= tol))[0])
+        _raise_sum_fault(name, x, tol, row, float(sums[row]), explicit)
     return x
+
+
+#: Smallest tolerance for which float32 and 16-bit tensors have their row sums accumulated in float32.
+_LOW_PRECISION_SUM_ATOL = 1e-5
 
 
 def _shape_matches(actual: tuple[int, ...], wanted: tuple[int | None, ...]) -> bool:
     return len(actual) == len(wanted) and all(w is None or w == a for a, w in zip(actual, wanted, strict=True))
+
+
+def _raise_sum_fault(name: str, x: Any, tol: float, row: tuple[int, ...], total: float, explicit: bool) -> None:
+    """The error of a row whose sum is off by more than ``tol`` (``total`` is its float64 sum)."""
+    which = f"row {row} sums to" if row else "it sums to"
+    rule = f"each row must sum to 1 within {tol:g} for {x.dtype}; {which} {total:.9g}"
+    if math.isinf(total):
+        rule += " (the sum overflows: values must be probabilities)"
+    renormalise = "renormalise them in float64: probs / probs.sum(-1, keepdim=True)"
+    drift = abs(total - 1.0)
+    if _dtype_name(x.dtype) == "float64" and not explicit and drift <= SUM_TOLERANCE["float32"]:
+        hint = (f"float64 rows that drift by at most {SUM_TOLERANCE['float32']:g} are usually float32 probabilities "
+                "cast with .double(); pass the float32 rows as they are (their tolerance is "
+                f"{SUM_TOLERANCE['float32']:g}), or {renormalise}, or pass sum_tolerance= if you know their origin")
+    else:
+        hint = f"probabilities are never renormalised here: {renormalise}, or pass sum_tolerance="
+    raise InvalidArgumentError(name, x, rule, hint)
 
 
 _Bad = tuple[tuple[int, ...], str] | None
@@ -286,9 +338,10 @@ def _array_rows(x: npt.NDArray[Any]) -> tuple[npt.NDArray[np.float64], _Bad]:
     """Row sums in float64 and the first non-finite, else negative, element of a numpy array.
 
     NaN or ±inf make a row sum non-finite, so the element-wise finiteness
-    pass runs only then.
+    pass runs only then; a sum that overflows is reported by the caller.
     """
-    sums = np.asarray(x.sum(-1, dtype=np.float64))
+    with np.errstate(over="ignore", invalid="ignore"):
+        sums = np.asarray(x.sum(-1, dtype=np.float64))
     if not np.isfinite(sums).all():
         hits = np.argwhere(~np.isfinite(x))
         if hits.size:
@@ -298,18 +351,53 @@ def _array_rows(x: npt.NDArray[Any]) -> tuple[npt.NDArray[np.float64], _Bad]:
     return sums, None
 
 
-def _tensor_rows(x: torch.Tensor) -> tuple[npt.NDArray[np.float64], _Bad]:
-    """:func:`_array_rows` of a tensor, computed on its device; only the row sums [...] travel to the CPU."""
+def check_has_values(name: str, x: torch.Tensor) -> None:
+    """``x`` lives on a real device: a meta tensor has a shape and a dtype but no values to check or sample."""
+    if x.device.type == "meta":
+        raise InvalidArgumentError(
+            name, x, "is a meta tensor: it has a shape but no values", "create it on a real device (cpu, cuda)"
+        )
+
+
+def _row_sums(x: torch.Tensor, tol: float) -> torch.Tensor:
+    """Row sums [...] of x [..., V] in one read (see :func:`check_probs` for the accumulation dtype)."""
     import torch
 
-    sums = x.sum(-1, dtype=torch.float64)
-    if not bool(torch.isfinite(sums).all()):
-        hits = (~torch.isfinite(x)).nonzero()
+    if x.dtype == torch.float64 or tol < _LOW_PRECISION_SUM_ATOL:
+        return x.sum(-1, dtype=torch.float64)
+    return x.sum(-1, dtype=torch.float32)
+
+
+def _tensor_fault_flag(x: torch.Tensor, tol: float) -> torch.Tensor:
+    """A 0-d bool tensor on x's device, True when some value breaks the rules; two reads, no sync.
+
+    A NaN or ±inf makes its row sum non-finite, so ``|sum − 1| <= tol`` fails
+    (NaN compares false); a negative value or −inf makes the minimum < 0.
+    """
+    import torch
+
+    off = ~((_row_sums(x, tol).to(torch.float64) - 1.0).abs() <= tol)
+    flag = off.any()
+    if x.numel():
+        flag = flag | ~(x.amin() >= 0)
+    return flag
+
+
+def _raise_tensor_fault(name: str, x: torch.Tensor, tol: float, explicit: bool) -> None:
+    """Locate what :func:`_tensor_fault_flag` found (non-finite, else negative, else a row sum) and raise."""
+    import torch
+
+    for mask, rule in ((~torch.isfinite(x), "must be finite"), (x < 0, "must be >= 0")):
+        hits = mask.nonzero()
         if hits.shape[0]:
-            return np.empty(0), (tuple(int(i) for i in hits[0]), "must be finite")
-    if x.numel() and bool(x.amin() < 0):
-        return np.empty(0), (tuple(int(i) for i in (x < 0).nonzero()[0]), "must be >= 0")
-    return np.asarray(sums.cpu().numpy()), None
+            where = tuple(int(i) for i in hits[0])
+            raise InvalidArgumentError(name, x, f"{rule}; element {where} is {x[where].item()}")
+    off = ~((_row_sums(x, tol).to(torch.float64) - 1.0).abs() <= tol)
+    hits = off.nonzero()
+    if hits.shape[0]:
+        row = tuple(int(i) for i in hits[0])
+        _raise_sum_fault(name, x, tol, row, float(x[row].sum(dtype=torch.float64)), explicit)
+    raise InvalidArgumentError(name, x, f"must be finite, >= 0 and sum to 1 within {tol:g} per row")
 
 
 # ---------------------------------------------------------------------------- torch objects
@@ -354,59 +442,128 @@ def _device(device: Any) -> torch.device:
 
 
 def check_verify_inputs(
-    draft_tokens: Any, draft_probs: Any, target_probs: Any, generator: Any, *, full: bool = True
+    draft_tokens: Any, draft_probs: Any, target_probs: Any, generator: Any, *, full: bool = True,
+    sum_tolerance: Any = None,
 ) -> tuple[int, int, int]:
     """Check the inputs of the port contract (docs/port-contract.md); return (B, γ, V).
 
     ``draft_tokens`` int64 [B, γ], ``draft_probs`` float [B, γ, V],
-    ``target_probs`` float [B, γ+1, V], all on one device, and a generator for
-    it. ``full=False`` skips the O(B·γ·V) value checks of :func:`check_probs`
-    (finite, non-negative, rows sum to 1) for callers that guarantee them;
-    shapes, dtypes, id ranges and the draft tokens' own probabilities (> 0,
-    or the draft could not have sampled them) are always checked.
+    ``target_probs`` float [B, γ+1, V], all on one (real) device, and a
+    generator for it. ``full=False`` skips the O(B·γ·V) value checks of
+    :func:`check_probs` (finite, non-negative, rows sum to 1 within
+    ``sum_tolerance``, see :func:`check_sum_tolerance`) for callers that
+    guarantee them; shapes, dtypes, devices, id ranges and the draft tokens'
+    own probabilities (> 0, or the draft could not have sampled them) are
+    always checked. A shape conflict blames the argument that disagrees with
+    the other two. Cost: two reads of the probabilities and one device sync;
+    the offending element is located only after a check fails.
     """
     import torch
 
+    atol = check_sum_tolerance(sum_tolerance)
     if not isinstance(draft_tokens, torch.Tensor):
         raise InvalidTypeError("draft_tokens", draft_tokens, "must be a torch.Tensor")
     if draft_tokens.dtype != torch.int64:
         raise InvalidTypeError("draft_tokens", draft_tokens, "dtype must be torch.int64")
     if draft_tokens.dim() != 2:
         raise InvalidArgumentError("draft_tokens", draft_tokens, "must have shape [B, gamma]")
-    batch, gamma = (int(size) for size in draft_tokens.shape)
-    if batch < 1 or gamma < 1:
+    if draft_tokens.shape[0] < 1 or draft_tokens.shape[1] < 1:
         raise InvalidArgumentError("draft_tokens", draft_tokens, "needs B >= 1 and gamma >= 1")
     for name, probs in (("draft_probs", draft_probs), ("target_probs", target_probs)):
         if not isinstance(probs, torch.Tensor):
             raise InvalidTypeError(name, probs, "must be a torch.Tensor")
-    if draft_probs.dim() != 3:
-        raise InvalidArgumentError("draft_probs", draft_probs, "must be a tensor of shape [B, gamma, V]")
-    vocab = int(draft_probs.shape[-1])
-    check_probs("draft_probs", draft_probs, shape=(batch, gamma, vocab), values=full)
-    check_probs("target_probs", target_probs, shape=(batch, gamma + 1, vocab), values=full)
+        check_probs(name, probs, values=False)
+    batch, gamma, vocab = _block_shape(draft_tokens, draft_probs, target_probs)
     device = draft_probs.device
-    for name, tensor in (("draft_tokens", draft_tokens), ("target_probs", target_probs)):
+    inputs = (("draft_tokens", draft_tokens), ("draft_probs", draft_probs), ("target_probs", target_probs))
+    for name, tensor in inputs:
+        check_has_values(name, tensor)
+    for name, tensor in inputs:
         if tensor.device != device:
-            raise InvalidArgumentError(name, tensor, f"is on {tensor.device}, draft_probs on {device}")
-    bad = (draft_tokens < 0) | (draft_tokens >= vocab)
-    if bool(bad.any()):
-        b, i = (int(v) for v in bad.nonzero()[0])
+            raise InvalidArgumentError(
+                name, tensor, f"is on {tensor.device}, draft_probs on {device}",
+                f"put every input on one device, e.g. {name}.to('{device}')",
+            )
+    check_generator(generator, device)
+
+    # One sync for every value rule; the diagnosis below runs only when one fails.
+    ids_off = (draft_tokens < 0) | (draft_tokens >= vocab)  # [B, γ]
+    own = draft_probs.gather(-1, draft_tokens.clamp(0, vocab - 1).unsqueeze(-1)).squeeze(-1)  # p(x)   [B, γ]
+    faults = [ids_off.any(), ~(own > 0).all()]
+    tols = {name: SUM_TOLERANCE[_dtype_name(x.dtype)] if atol is None else atol
+            for name, x in (("draft_probs", draft_probs), ("target_probs", target_probs))}
+    if full:
+        faults += [_tensor_fault_flag(draft_probs, tols["draft_probs"]),
+                   _tensor_fault_flag(target_probs, tols["target_probs"])]
+    if not bool(torch.stack(faults).any()):
+        return batch, gamma, vocab
+    if full:
+        for name, x in (("draft_probs", draft_probs), ("target_probs", target_probs)):
+            if bool(_tensor_fault_flag(x, tols[name])):
+                _raise_tensor_fault(name, x, tols[name], atol is not None)
+    if bool(ids_off.any()):
+        b, i = (int(v) for v in ids_off.nonzero()[0])
         raise InvalidArgumentError(
             "draft_tokens", draft_tokens,
             f"ids must lie in [0, V={vocab}); draft_tokens[{b},{i}]={int(draft_tokens[b, i])}",
         )
-    own = draft_probs.gather(-1, draft_tokens.unsqueeze(-1)).squeeze(-1)
-    if bool((own <= 0).any()):
-        b, i = (int(v) for v in (own <= 0).nonzero()[0])
-        raise InvalidArgumentError(
-            "draft_tokens", draft_tokens,
-            f"each drafted token must have draft probability > 0; draft_tokens[{b},{i}]={int(draft_tokens[b, i])} "
-            f"has draft_probs {float(own[b, i])}",
-            "draft tokens must be sampled from draft_probs",
-        )
-    check_generator(generator, device)
-    return batch, gamma, vocab
+    b, i = (int(v) for v in (~(own > 0)).nonzero()[0])
+    raise InvalidArgumentError(
+        "draft_tokens", draft_tokens,
+        f"each drafted token must have draft probability > 0; draft_tokens[{b},{i}]={int(draft_tokens[b, i])} "
+        f"has draft_probs {float(own[b, i])}",
+        "draft tokens must be sampled from draft_probs",
+    )
 
+
+def _block_shape(
+    draft_tokens: torch.Tensor, draft_probs: torch.Tensor, target_probs: torch.Tensor
+) -> tuple[int, int, int]:
+    """(B, γ, V) from [B, γ], [B, γ, V] and [B, γ+1, V]; a conflict blames the odd one out.
+
+    B and γ are each given by all three arguments: where two agree, the third
+    is wrong; where all three differ, draft_tokens' reading is taken. V is
+    given by the two probability tensors, and target_probs is blamed.
+    """
+    named = {"draft_tokens": draft_tokens, "draft_probs": draft_probs, "target_probs": target_probs}
+    for name in ("draft_probs", "target_probs"):
+        if named[name].dim() != 3:
+            positions = "gamma" if name == "draft_probs" else "gamma+1"
+            raise InvalidArgumentError(name, named[name], f"must be a tensor of shape [B, {positions}, V]")
+    shapes = {name: [int(size) for size in tensor.shape] for name, tensor in named.items()}
+    # Each argument's reading of (B, γ): target_probs holds γ + 1 positions.
+    readings = {
+        "draft_tokens": tuple(shapes["draft_tokens"]),
+        "draft_probs": tuple(shapes["draft_probs"][:2]),
+        "target_probs": (shapes["target_probs"][0], shapes["target_probs"][1] - 1),
+    }
+    batch, gamma = readings["draft_tokens"]
+    culprit = None
+    for axis in (0, 1):
+        values = [reading[axis] for reading in readings.values()]
+        if len(set(values)) == 1:
+            continue
+        majority = [v for v in values if values.count(v) == 2]
+        if not majority:
+            culprit = "draft_probs"
+            break
+        culprit = next(name for name, reading in readings.items() if reading[axis] != majority[0])
+        batch, gamma = (majority[0], gamma) if axis == 0 else (batch, majority[0])
+        break
+    vocab = shapes["draft_probs"][2]
+    if culprit is None and shapes["target_probs"][2] != vocab:
+        culprit = "target_probs"
+    if culprit is None:
+        if vocab < 1:
+            raise InvalidArgumentError("draft_probs", draft_probs, "needs V >= 1 (one entry per token id)")
+        return batch, gamma, vocab
+    wanted = {"draft_tokens": [batch, gamma], "draft_probs": [batch, gamma, vocab],
+              "target_probs": [batch, gamma + 1, vocab]}[culprit]
+    others = " and ".join(f"{name} {shapes[name]}" for name in named if name != culprit)
+    raise InvalidArgumentError(
+        culprit, named[culprit], f"must have shape {wanted} to match {others}",
+        "draft_tokens [B, gamma], draft_probs [B, gamma, V] and target_probs [B, gamma+1, V] must agree",
+    )
 
 
 def _torch() -> Any:

@@ -18,12 +18,14 @@ from pcg_core.validation import (
     check_choice,
     check_generator,
     check_groups,
+    check_has_values,
     check_int,
     check_int_array,
     check_probability,
     check_probs,
     check_real,
     check_ssd_tolerance,
+    check_sum_tolerance,
     sum_tolerance,
 )
 
@@ -210,6 +212,49 @@ def test_probs_values(library: str) -> None:
     with pytest.raises(InvalidArgumentError, match=r"it sums to 0\.9"):
         check_probs("probs", make([0.5, 0.4]))  # a single row has no row index
     check_probs("probs", make([[0.5, -0.5]]), values=False)  # type, dtype and shape only
+
+
+def test_sum_tolerance_rule() -> None:
+    assert check_sum_tolerance(None) is None and check_sum_tolerance(np.float32(0.5)) == 0.5
+    assert check_sum_tolerance(0) == 0.0
+    with raises(InvalidArgumentError, "sum_tolerance=1: must be < 1 (a tolerance of 1 accepts rows that sum to 0)"):
+        check_sum_tolerance(1)
+    with raises(InvalidArgumentError, "tol=-0.1: must lie >= 0"):
+        check_sum_tolerance(-0.1, name="tol")
+    with raises(InvalidTypeError, "sum_tolerance=False: must be a real number, not a bool"):
+        check_sum_tolerance(False)
+
+
+def test_has_values_rule() -> None:
+    check_has_values("probs", torch.zeros(2))
+    with raises(InvalidArgumentError, "probs=<Tensor shape=(2,) dtype=torch.float32>: is a meta tensor: it has a "
+                                      "shape but no values (create it on a real device (cpu, cuda))"):
+        check_has_values("probs", torch.zeros(2, device="meta"))
+
+
+def test_float32_sums_switch_to_float64_for_small_tolerances() -> None:
+    """float32 rows are summed in float32 while the tolerance is ≥ 1e-5 (error ~2e-7 at V ≈ 2e5), else in
+    float64, so a tolerance just above or below a row's exact drift decides correctly."""
+    rows = torch.softmax(3 * torch.randn(3, 193_800, generator=torch.Generator().manual_seed(4)), -1)
+    drift = float((rows.sum(-1, dtype=torch.float64) - 1).abs().max())
+    assert 1e-7 < drift < 1e-5
+    check_probs("probs", rows)  # float32 tolerance 1e-4
+    check_probs("probs", rows, atol=drift * 1.001)
+    with pytest.raises(InvalidArgumentError, match="sums to"):
+        check_probs("probs", rows, atol=drift * 0.999)
+
+
+def test_sum_errors_hint_at_renormalising_or_the_float32_origin() -> None:
+    cast = torch.tensor([0.5, 0.5 + 2e-6], dtype=torch.float64)  # drift ≤ 1e-4: looks like cast float32 rows
+    far = torch.tensor([0.5, 0.6], dtype=torch.float64)
+    with pytest.raises(InvalidArgumentError) as info:
+        check_probs("probs", cast)
+    assert "usually float32 probabilities cast with .double(); pass the float32 rows as they are" in str(info.value)
+    assert info.value.hint is not None and "sum_tolerance=" in info.value.hint
+    for rows, atol in ((far, None), (cast, 1e-7)):  # too far off, or the caller chose the tolerance
+        with pytest.raises(InvalidArgumentError) as info:
+            check_probs("probs", rows, atol=atol)
+        assert "probabilities are never renormalised here: renormalise them in float64" in str(info.value)
 
 
 def test_probs_types_and_shapes() -> None:

@@ -17,9 +17,10 @@ ALPHA = 1e-6 (chi-square with cells of expected count < 5 pooled, exact
 binomial or exact negative binomial). Seeds are fixed
 (``torch.Generator().manual_seed(...)``) so each run draws the same samples and
 the outcome is deterministic; were the seeds drawn afresh, the false-positive
-rate of this file would be ≤ N_STATISTICAL_TESTS × 1e-6 = 4.1e-5 (6 one-position
+rate of this file would be ≤ N_STATISTICAL_TESTS × 1e-6 = 4.7e-5 (6 one-position
 joint laws, 8 in the γ = 3 block, 8 for singleton groups, 10 for residual modes
-and caps, 3 zero-probability binomials, 3 dtypes, 3 batch rows).
+and caps, 3 zero-probability binomials, 3 dtypes, 3 batch rows, 2 rows of the
+two-level table, 4 laws over a vocabulary of several blocks).
 """
 
 from __future__ import annotations
@@ -37,12 +38,12 @@ from scipy import stats
 
 import pcg_core
 from pcg_core import DEFAULT_MAX_THINNING_TRIALS, Groups, coarse_probs, group_masses, singleton_groups, verify
-from pcg_core._sampling import sample_categorical
+from pcg_core._sampling import RowTable, sample_categorical
 from pcg_core._verify import _exact_residual, _thinning_residual
 
 ALPHA = 1e-6
 #: Sampled-law tests in this file (each at level ALPHA); see the module docstring.
-N_STATISTICAL_TESTS = 41
+N_STATISTICAL_TESTS = 47
 N_ROWS = 100_000
 
 
@@ -392,7 +393,42 @@ def test_categorical_draws_never_hit_zero_masses(masses: list[float], us: list[f
     cum = np.cumsum(masses)
     for u, j in zip(us, idx, strict=True):
         assert masses[j] > 0, (masses, u, j)
-        assert (cum[j - 1] if j else 0.0) <= u * cum[-1] < cum[j] or j == max(np.flatnonzero(masses))
+        # u·total rounding up to the total is clamped to the first index where cum reaches the total.
+        first_full = int(np.flatnonzero(cum == cum[-1])[0])
+        assert (cum[j - 1] if j else 0.0) <= u * cum[-1] < cum[j] or j == first_full
+
+
+# Masses over L = 200 ids (3 blocks of 64 and a partial block of 8): a zero block, zero ids, a 1e-300 id
+# alone in its block, and positive mass in the partial block.
+ROW_MASSES = np.zeros(200)
+ROW_MASSES[:64] = np.arange(64) % 3  # zero ids inside a positive block
+ROW_MASSES[130] = 1e-300  # block 2 holds only this id
+ROW_MASSES[[150, 193, 199]] = [2.0, 1.0, 0.5]
+
+
+@given(st.lists(st.sampled_from(EDGE_UNIFORMS), min_size=2, max_size=2), st.integers(0, 2))
+def test_row_table_never_draws_zero_masses(us: list[float], shift: int) -> None:
+    """Both levels of the two-level table clamp like sample_categorical: no zero-mass block or id comes out."""
+    probs = torch.tensor(np.roll(ROW_MASSES, shift), dtype=torch.float64)[None, None].expand(2, 3, -1)
+    table = RowTable.from_rows(probs, (torch.tensor([1, 0]), torch.tensor([2, 1])))
+    ids = table.sample(torch.full((2, 1), us[0], dtype=torch.float64), torch.full((2, 1), us[1], dtype=torch.float64))
+    assert bool((probs[0, 0, ids.ravel()] > 0).all()), (us, ids)
+
+
+# 2 tests (one per row, each at ALPHA).
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+def test_row_table_law_across_blocks(dtype: torch.dtype) -> None:
+    """Draws from rows picked out of a [B, P, L] tensor follow probs[row] / Σ (chi-square, seed=111)."""
+    law = np.stack([ROW_MASSES, np.roll(ROW_MASSES, 70)])
+    probs = torch.zeros(3, 2, 200, dtype=torch.float64)
+    probs[2, 1], probs[0, 0] = torch.tensor(law[0]), torch.tensor(law[1])
+    table = RowTable.from_rows(probs.to(dtype), (torch.tensor([2, 0]), torch.tensor([1, 0])))
+    generator = torch.Generator().manual_seed(111)
+    u = torch.rand(2, 200_000, 2, generator=generator, dtype=torch.float64)
+    ids = table.sample(u[..., 0], u[..., 1])
+    for r in range(2):
+        expected = probs.to(dtype)[(2, 0)[r], (1, 0)[r]].double().numpy()
+        assert_counts_follow(np.bincount(ids[r].numpy(), minlength=200), expected, f"{dtype} row {r}, seed=111")
 
 
 # =========================================================================== 2. sampled joint law
@@ -478,7 +514,8 @@ def test_singleton_groups_are_token_exact(verifier) -> None:
 
 # =========================================================================== 4. residual modes
 # 2 (residual modes) + 4 (caps) laws + 3 binomial + 1 negative binomial = 10 tests.
-# A cap of 10 ends inside the second thinning round (rounds draw 8, then 16 proposals).
+# A round draws min(8·2^r, 4096 / pending rows) proposals per pending row (here, with 100,000 rows, one per
+# round until few rows are left); the caps of 1, 2 and 10 stop the thinning while rows are still pending.
 @pytest.mark.parametrize("options", [{"residual": "exact"}, {"residual": "thinning"},
                                      {"max_thinning_trials": 0}, {"max_thinning_trials": 1},
                                      {"max_thinning_trials": 2}, {"max_thinning_trials": 10}], ids=str)
@@ -534,9 +571,10 @@ def test_degenerate_residual_fallback_draws_from_target_groups() -> None:
     draft = SWAP.probs("draft")[None].expand(4000, -1)
     coarse_target = coarse_probs(SWAP.probs("target"), groups)
     generator = torch.Generator().manual_seed(607)
-    tokens, labels, trials, exact = _thinning_residual(target, draft, groups, generator, 5)
+    rows = (torch.arange(4000),)
+    tokens, labels, trials, exact = _thinning_residual(target, draft, rows, groups, generator, 5)
     assert bool(exact.all()) and bool((trials == 5).all())
-    for tok, lab in ((tokens, labels), _exact_residual(target, draft, groups, generator)):
+    for tok, lab in ((tokens, labels), _exact_residual(target, draft, rows, groups, generator)):
         assert bool((coarse_target[lab] > 0).all()) and bool((SWAP.probs("target")[tok] > 0).all())
         pairs = zip(tok[:200].tolist(), lab[:200].tolist(), strict=True)
         assert all(t in groups.members_of(k).tolist() for t, k in pairs)
@@ -601,6 +639,31 @@ def test_rows_of_one_batch_follow_their_own_laws() -> None:
         shape = (groups.num_groups, OVERLAP.vocab_size)
         counts = position_counts(result, 0, shape, rows=(which == j).numpy())
         assert_counts_follow(counts, walk_one_position(case).array(), f"rows {j} ({case.name}), seed=909")
+
+
+# =========================================================================== 7b. a vocabulary of several blocks
+# 2 residual modes × (label law at position 0 + bonus token law) = 4 tests.
+@pytest.mark.parametrize("options", [{}, {"residual": "exact"}], ids=str)
+def test_laws_over_a_vocabulary_of_several_blocks(options: dict) -> None:
+    """V = 200 (blocks of 64 and a partial one) with groups {0}, {1, 2}, ..., {63, 64}, ... crossing block
+    edges: the label at position 0 follows Q_c and the bonus token follows q (seed=818)."""
+    vocab, n = 200, 100_000
+    groups = pcg_core.groups_from_labels(torch.arange(1, vocab + 1) // 2)
+    draft = torch.tensor(np.roll(ROW_MASSES, 3) + 0.01, dtype=torch.float64)
+    target = torch.tensor(ROW_MASSES + np.roll(ROW_MASSES, 101), dtype=torch.float64)
+    bonus = torch.tensor(np.roll(ROW_MASSES, 57), dtype=torch.float64)
+    draft, target, bonus = (x / x.sum() for x in (draft, target, bonus))
+    generator = torch.Generator().manual_seed(818)
+    draft_probs = draft[None, None].expand(n, 1, -1)
+    target_probs = torch.stack([target, bonus])[None].expand(n, -1, -1)
+    tokens = draw_drafts(draft_probs, generator)
+    result = verify(tokens, draft_probs, target_probs, groups, generator=generator, **options)
+    assert bool((result.num_accepted == 0).any()) and bool((result.num_accepted == 1).any())
+    assert_counts_follow(np.bincount(result.group_ids[:, 0].numpy(), minlength=groups.num_groups),
+                         coarse_probs(target, groups).numpy(), f"label at 0, {options}, seed=818")
+    full = result.num_accepted.numpy() == 1
+    assert_counts_follow(np.bincount(result.tokens[full, 1].numpy(), minlength=vocab), bonus.numpy(),
+                         f"bonus token, {options}, seed=818")
 
 
 # =========================================================================== 8. structure
