@@ -9,10 +9,18 @@ the gate tests, against the exact laws of :mod:`pcg_verify.laws`:
   same with the token alone);
 * acceptance — the law of the number of accepted drafts A;
 * bonus — the bonus token has law q_{γ+1}.
+
+Each test keeps the few cells a reader would look at
+(:class:`~pcg_verify.report.ShownCells`: the largest deviations, the rest
+pooled); :func:`report_evidence` turns those of the worst tests, and the
+variability of each case, into the report's ``evidence`` section (what its
+plots draw).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -21,16 +29,21 @@ from pcg_verify._experiment import Observations, RowCounts
 from pcg_verify.budgets import Procedure
 from pcg_verify.cases import Case
 from pcg_verify.laws import BlockLaw, JointLaw
-from pcg_verify.report import Category, LawCheck
+from pcg_verify.report import Category, CellCounts, LawCheck, ShownCells
 from pcg_verify.stats import (
     check_categorical,
     min_detectable_discrepancy_for_categorical,
     pooled_cell_count,
 )
 
-__all__ = ["law_checks", "variability"]
+__all__ = ["EVIDENCE_CELLS", "EVIDENCE_TESTS", "law_checks", "report_evidence", "variability"]
 
 Array = np.ndarray[Any, Any]
+
+#: Tests whose cells the report keeps (smallest p-values; plus the worst test of each category),
+#: and the cells shown per test (the largest standardised deviations; the rest pooled into one).
+EVIDENCE_TESTS = 8
+EVIDENCE_CELLS = 24
 
 
 def _conformance_cells(law: JointLaw, has_labels: bool, vocab: int) -> Array:
@@ -53,20 +66,26 @@ def _bonus_cells(law: BlockLaw, case: Case, has_labels: bool) -> Array:
 
 
 def _row_laws(case: Case, law: BlockLaw, counts: RowCounts,
-              has_labels: bool) -> list[tuple[Category, int, str, Array, Array]]:
-    """(category, position, law name, observed counts, exact probabilities) for every test of one row."""
+              has_labels: bool) -> list[tuple[Category, int, str, CellCounts]]:
+    """(category, position, law name, observed counts and exact probabilities) for every test of one row."""
     g, vocab = case.gamma, case.groups.vocab_size
-    items: list[tuple[Category, int, str, Array, Array]] = []
+    items: list[tuple[Category, int, str, CellCounts]] = []
     if counts.labels is not None:
-        items += [(Category.GUARANTEE, i, "group label law = Q_c", counts.labels[i], law.group_law(i))
-                  for i in range(g + 1)]
+        items += [(Category.GUARANTEE, i, "group label law = Q_c",
+                   CellCounts(counts.labels[i], law.group_law(i), "group")) for i in range(g + 1)]
     joint_name = "joint law of (accepted, group, token)" if has_labels else "joint law of (accepted, token)"
-    items += [(Category.CONFORMANCE, i, joint_name, counts.joint[i],
-               _conformance_cells(law.positions[i], has_labels, vocab)) for i in range(g)]
+    items += [(Category.CONFORMANCE, i, joint_name,
+               CellCounts(counts.joint[i], _conformance_cells(law.positions[i], has_labels, vocab),
+                          "accepted×membership" if has_labels else "accepted×token",
+                          law.positions[i].group_of, law.positions[i].token_of)) for i in range(g)]
+    groups = case.groups
     items.append((Category.CONFORMANCE, g, "bonus (group, token) law" if has_labels else "bonus token law",
-                  counts.bonus_joint, _bonus_cells(law, case, has_labels)))
-    items.append((Category.ACCEPTANCE, -1, "accepted-length law", counts.accepted_length, law.accepted_length))
-    items.append((Category.BONUS, g, "bonus token law q_{γ+1}", counts.tokens[g], law.bonus_token))
+                  CellCounts(counts.bonus_joint, _bonus_cells(law, case, has_labels),
+                             "membership" if has_labels else "token", token_of=groups.group_members.numpy(),
+                             group_ptr=groups.group_ptr.numpy())))
+    items.append((Category.ACCEPTANCE, -1, "accepted-length law",
+                   CellCounts(counts.accepted_length, law.accepted_length, "length")))
+    items.append((Category.BONUS, g, "bonus token law q_{γ+1}", CellCounts(counts.tokens[g], law.bonus_token, "token")))
     return items
 
 
@@ -76,21 +95,25 @@ def law_checks(obs: Observations, laws: list[BlockLaw], *, case_index: int, stag
     tests and files them under batch invariance (the row ran without the rest of its batch)."""
     records = []
     for b, counts in enumerate(obs.rows):
-        for category, position, name, observed, probs in _row_laws(obs.case, laws[b], counts, obs.has_labels):
+        for category, position, name, cell_counts in _row_laws(obs.case, laws[b], counts, obs.has_labels):
+            observed, probs = cell_counts.observed, cell_counts.probs
             if alone:
                 if category != Category.GUARANTEE:
                     continue
                 category = Category.BATCH_INVARIANCE
             n = int(observed.sum())
             if (n < procedure.min_test_samples
-                    or pooled_cell_count(n, probs, min_expected=procedure.min_expected) < 2):
+                    or pooled_cell_count(n, probs, min_expected=procedure.min_expected,
+                                         max_cells=procedure.max_cells(n)) < 2):
                 continue
-            result = check_categorical(observed, probs, method="g", min_expected=procedure.min_expected)
-            cells = int(np.count_nonzero(probs > 0))
+            result = check_categorical(observed, probs, method="g", min_expected=procedure.min_expected,
+                                       max_cells=procedure.max_cells(n))
+            cells = result.n_cells
             detectable = (min_detectable_discrepancy_for_categorical(
                 n, per_test_level, false_negative_rate, n_cells=cells) if cells > 1 else 0.0)
             records.append(LawCheck(category, case_index, b, position, name, stage, n, cells,
-                                    float(result.statistic), float(result.pvalue), float(detectable)))
+                                    float(result.statistic), float(result.pvalue), float(detectable),
+                                    counts=cell_counts.shown(EVIDENCE_CELLS)))  # small: nothing large is kept
     return records
 
 
@@ -122,3 +145,38 @@ def variability(all_obs: list[Observations], all_laws: list[list[BlockLaw]]) -> 
     return {"observed_conditional_entropy_nats": observed_h / weight,
             "reference_conditional_entropy_nats": reference_h / weight,
             "within_group_tv": tv / weight}
+
+
+def _worst_tests(tests: Sequence[LawCheck], k: int) -> list[dict[str, Any]]:
+    """The ``k`` tests with the smallest p-values, then the worst test of each category not among them,
+    with their cells; ``selected`` says why each is there."""
+    ranked = sorted((t.pvalue if math.isfinite(t.pvalue) else math.inf, i)
+                    for i, t in enumerate(tests) if t.counts is not None)
+    chosen = {i: f"among the {k} smallest p-values" for _, i in ranked[:k]}
+    for category in Category:
+        worst = next((i for _, i in ranked if tests[i].category == category), None)
+        if worst is not None and worst not in chosen:
+            chosen[worst] = f"the smallest p-value of {category}"
+    out = []
+    for index, why in chosen.items():
+        counts = tests[index].counts
+        assert counts is not None
+        cells = counts if isinstance(counts, ShownCells) else counts.shown(EVIDENCE_CELLS)
+        out.append({"test_index": index, "selected": why, **tests[index].to_dict(), "cells": cells.to_list(),
+                    "pooled_cells": cells.pooled})
+    return out
+
+
+def report_evidence(tests: Sequence[LawCheck],
+                    cases: Sequence[tuple[int, Observations, list[BlockLaw]]]) -> dict[str, Any]:
+    """The report's ``evidence``: the worst tests' cells and each case's variability.
+
+    ``tests`` are the report's tests in order (``test_index`` points into
+    them); ``cases`` holds (case index, stage-1 observations, row laws).
+    """
+    by_case = []
+    for index, obs, laws in cases:
+        figures = variability([obs], [laws])
+        if figures:
+            by_case.append({"case_index": index, **figures})
+    return {"worst_tests": _worst_tests(tests, EVIDENCE_TESTS), "variability_by_case": by_case}

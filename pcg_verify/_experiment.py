@@ -5,7 +5,16 @@ draws the draft tokens: ``draft_tokens[b, i] ~ p_{b,i}`` independently, so the
 per-position laws of docs/laws.md hold conditionally on reaching each position.
 
 Replicates of the case's B rows are stacked row-major (batch row j is case row
-``j % B``), so every port call sees a mixed batch.
+``j % B``), so every port call sees a mixed batch; every call starts at case
+row 0 (its size is a multiple of B). A case's ``call_rows`` fixes the cycle of
+call sizes (one row, a few rows); by default a call holds as many rows as fit.
+A family case's probabilities keep their dtype (float32, float16, bfloat16) and
+may be handed as non-contiguous views; the gate reads them upcast to float64.
+
+Besides the per-row counts, an experiment counts what pooling hides: the
+accepted lengths of adjacent rows of one call (rows 2r and 2r + 1, for the
+joint law against the exact product law) and the position-0 outcome of the
+first and of the last row of every call (per-row-index laws).
 """
 
 from __future__ import annotations
@@ -17,11 +26,23 @@ from typing import Any
 import numpy as np
 import torch
 
+from pcg_core.validation import check_probs, sum_tolerance
+from pcg_verify._families import present
 from pcg_verify.cases import Case
 from pcg_verify.laws import BlockLaw, block_law
 from pcg_verify.ports import Port, PortOutput, PortProtocolError, call_port
 
-__all__ = ["Observations", "RowCounts", "derived_seed", "draft_tokens_for", "observe", "row_laws"]
+__all__ = [
+    "PAIR_LEVELS",
+    "Observations",
+    "RowCounts",
+    "call_inputs",
+    "call_sizes",
+    "derived_seed",
+    "draft_tokens_for",
+    "observe",
+    "row_laws",
+]
 
 #: Largest batch handed to a port in one call, and the most probability entries
 #: (rows · (2γ+1) · V) one call may hold: 2^24 float64 = 128 MB.
@@ -29,6 +50,9 @@ CHUNK_ROWS = 16384
 CHUNK_ENTRIES = 1 << 24
 #: Structural violations kept verbatim per experiment (the count is always exact).
 MAX_EXAMPLES = 5
+#: Accepted lengths 0, 1 and ≥ 2: the levels of the adjacent-row pair counts (9 cells, so that a few
+#: hundred pairs test independence where dependence shows first).
+PAIR_LEVELS = 3
 
 
 @dataclass
@@ -57,6 +81,16 @@ class Observations:
     rows: list[RowCounts]
     violations: list[str] = field(default_factory=list)
     violation_count: int = 0
+    #: pairs[b]: [PAIR_LEVELS²] counts of (min(A, 2), min(A', 2)) for rows 2r, 2r+1 of one call, row 2r
+    #: being case row b (A, A' their accepted lengths)
+    pairs: list[np.ndarray[Any, Any]] = field(default_factory=list)
+    #: [2·C] counts of (accepted at position 0?, position-0 label) — (accepted?, token) without labels,
+    #: C = M or V, accepted first — of the first and of the last row of every call (case rows 0 and
+    #: B − 1); the last only for calls of more than one row
+    call_first: np.ndarray[Any, Any] | None = None
+    call_last: np.ndarray[Any, Any] | None = None
+    #: the experiment's first port call: its draft tokens, generator seed and output (first-call check)
+    first_call: tuple[torch.Tensor, int, PortOutput] | None = None
 
     def add_violation(self, count: int, message: str) -> None:
         self.violation_count += count
@@ -71,8 +105,24 @@ def derived_seed(*words: int) -> int:
 
 
 def row_laws(case: Case) -> list[BlockLaw]:
-    """The exact block law of every row of ``case``."""
-    return [block_law(case.draft_probs[b], case.target_probs[b], case.groups) for b in range(case.batch)]
+    """The exact block law of every row of ``case``.
+
+    Rows in a low-precision dtype (a family's softmax output, handed to the port as it is) sum to 1
+    only within their dtype's tolerance (:data:`pcg_core.SUM_TOLERANCE`); they are checked against it
+    upcast to float64, and the law is that of the upcast rows divided by their sums (a sampler draws
+    in proportion to the values it is given; the two differ by at most the tolerance in total variation,
+    far below what any test here detects). Float64 rows are used as they are.
+    """
+    tol = sum_tolerance(case.target_probs.dtype)
+    laws = []
+    for b in range(case.batch):
+        draft, target = case.draft_probs[b].double(), case.target_probs[b].double()
+        check_probs("draft_probs", draft, atol=tol)
+        check_probs("target_probs", target, atol=tol)
+        if case.target_probs.dtype != torch.float64:
+            draft, target = draft / draft.sum(-1, keepdim=True), target / target.sum(-1, keepdim=True)
+        laws.append(block_law(draft, target, case.groups))
+    return laws
 
 
 def _draw(rng: np.random.Generator, probs: np.ndarray[Any, Any], n: int) -> np.ndarray[Any, Any]:
@@ -85,7 +135,7 @@ def _draw(rng: np.random.Generator, probs: np.ndarray[Any, Any], n: int) -> np.n
 
 def draft_tokens_for(case: Case, replicates: int, rng: np.random.Generator) -> torch.Tensor:
     """int64 [replicates·B, γ]: row j drafts from case row j % B."""
-    draft = case.draft_probs.numpy()
+    draft = case.draft_probs.double().numpy()
     out = np.empty((replicates, case.batch, case.gamma), dtype=np.int64)
     for b in range(case.batch):
         for i in range(case.gamma):
@@ -108,9 +158,9 @@ class _Checker:
         # possible[b, i, t]: some correct port may emit t at position i of row b. At a
         # drafted position that is p(t) > 0 or q(t) > 0 (the reference law's own support is
         # narrower, and checked by conformance); at the bonus position q_{γ+1}(t) > 0.
+        positive_draft, positive_target = (case.draft_probs > 0).numpy(), (case.target_probs > 0).numpy()
         self.possible_tokens = np.concatenate(
-            [(case.draft_probs.numpy() > 0) | (case.target_probs.numpy()[:, :-1] > 0),
-             case.target_probs.numpy()[:, -1:] > 0], axis=1)
+            [positive_draft | positive_target[:, :-1], positive_target[:, -1:]], axis=1)
         self.possible_labels = np.stack([
             np.stack([law.group_law(i) > 0 for i in range(case.gamma + 1)]) for law in laws
         ])
@@ -205,16 +255,39 @@ class _Checker:
             a, tok = accepted[mine], tokens[mine]
             lab = None if labels is None else labels[mine]
             counts.accepted_length += np.bincount(a, minlength=g + 1)
-            for i in range(g + 1):
+            for i in range(g + 1):  # np.add.at: O(rows) per call, not O(V + nnz) (calls may hold one row)
                 reached = a >= i
-                counts.tokens[i] += np.bincount(tok[reached, i], minlength=self.vocab)
+                np.add.at(counts.tokens[i], tok[reached, i], 1)
                 cell = tok[reached, i] if lab is None else self.membership(lab[reached, i], tok[reached, i])
                 if counts.labels is not None and lab is not None:
-                    counts.labels[i] += np.bincount(lab[reached, i], minlength=self.num_groups)
+                    np.add.at(counts.labels[i], lab[reached, i], 1)
                 if i < g:
-                    counts.joint[i] += np.bincount((a[reached] <= i) * c + cell, minlength=2 * c)  # accepted first
+                    np.add.at(counts.joint[i], (a[reached] <= i) * c + cell, 1)  # accepted first
                 else:
-                    counts.bonus_joint += np.bincount(cell, minlength=c)
+                    np.add.at(counts.bonus_joint, cell, 1)
+        self.count_within_call(accepted, tokens[:, 0] if labels is None else labels[:, 0], obs)
+
+    def count_within_call(self, accepted: np.ndarray[Any, Any], first: np.ndarray[Any, Any],
+                          obs: Observations) -> None:
+        """Adjacent-row pairs of accepted lengths, and the position-0 outcome of the call's first and last row.
+
+        ``first`` [rows] is each row's position-0 label (its token without labels); position 0 is
+        always reached, and accepted there iff A ≥ 1.
+        """
+        batch, rows, levels = self.case.batch, accepted.shape[0], PAIR_LEVELS
+        size = self.num_groups if self.has_labels else self.vocab
+        if obs.call_first is None:
+            obs.pairs = [np.zeros(levels ** 2, np.int64) for _ in range(batch)]
+            obs.call_first, obs.call_last = np.zeros(2 * size, np.int64), np.zeros(2 * size, np.int64)
+        assert obs.call_last is not None
+        starts = np.arange(0, rows - 1, 2)  # rows 2r and 2r + 1 of this call
+        level = np.minimum(accepted, levels - 1)
+        for b in range(batch):
+            mine = starts[starts % batch == b]
+            np.add.at(obs.pairs[b], level[mine] * levels + level[mine + 1], 1)
+        obs.call_first[(accepted[0] < 1) * size + first[0]] += 1
+        if rows > 1:
+            obs.call_last[(accepted[-1] < 1) * size + first[-1]] += 1
 
 
 def infer_labels(case: Case, out: PortOutput) -> PortOutput:
@@ -224,6 +297,32 @@ def infer_labels(case: Case, out: PortOutput) -> PortOutput:
     group_of_token = case.groups.token_groups.long()
     labels = torch.where(out.tokens >= 0, group_of_token[out.tokens.clamp(min=0, max=case.groups.vocab_size - 1)], -1)
     return PortOutput(out.tokens, labels, out.num_accepted)
+
+
+def call_sizes(case: Case, total: int) -> list[int]:
+    """Rows of each port call for ``total`` stacked rows: the case's ``call_rows`` cycle, or as many
+    rows as fit (≤ CHUNK_ROWS rows and CHUNK_ENTRIES probability entries); each a multiple of B."""
+    batch = case.batch
+    if case.call_rows:
+        cycle = list(case.call_rows)
+    else:
+        fit = min(CHUNK_ROWS, CHUNK_ENTRIES // ((2 * case.gamma + 1) * case.vocab_size))
+        cycle = [max(batch, fit // batch * batch)]
+    sizes: list[int] = []
+    done = 0
+    while done < total:
+        size = min(cycle[len(sizes) % len(cycle)], total - done)
+        sizes.append(size)
+        done += size
+    return sizes
+
+
+def call_inputs(case: Case, drafts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(draft_tokens, draft_probs, target_probs) of one call whose rows are ``drafts`` [R, γ] (R a multiple
+    of B, row j from case row j % B), in the case's dtype and layout (non-contiguous views for some families)."""
+    replicates = drafts.shape[0] // case.batch
+    return (present(drafts, case.contiguous), present(case.draft_probs, case.contiguous, replicates),
+            present(case.target_probs, case.contiguous, replicates))
 
 
 def observe(
@@ -240,6 +339,7 @@ def observe(
     ``rows`` restricts the batch to some case rows (e.g. one row alone for the
     batch-invariance check). Seeds: drafts from ``numpy.random.default_rng(seed)``,
     the k-th port call gets a generator seeded with ``derived_seed(seed, k)``.
+    Calls follow :func:`call_sizes`; their inputs come from :func:`call_inputs`.
     """
     sub = case if rows is None else dataclasses.replace(
         case, draft_probs=case.draft_probs[rows], target_probs=case.target_probs[rows], batch=len(rows)
@@ -247,21 +347,18 @@ def observe(
     sub_laws = laws if rows is None else [laws[b] for b in rows]
     rng = np.random.default_rng(seed)
     drafts = draft_tokens_for(sub, samples_per_row, rng)
-    total = drafts.shape[0]
     obs = Observations(sub, samples_per_row, has_labels=True, rows=[])
     checker: _Checker | None = None
-    rows_per_call = min(CHUNK_ROWS, CHUNK_ENTRIES // ((2 * sub.gamma + 1) * sub.vocab_size))
-    chunk = max(sub.batch, rows_per_call // sub.batch * sub.batch)
-    for k, start in enumerate(range(0, total, chunk)):
-        stop = min(total, start + chunk)
-        replicates = (stop - start) // sub.batch
-        draft_probs = sub.draft_probs.repeat(replicates, 1, 1)
-        target_probs = sub.target_probs.repeat(replicates, 1, 1)
+    start = 0
+    for k, size in enumerate(call_sizes(sub, drafts.shape[0])):
+        stop = start + size
         try:
-            out = call_port(port, drafts[start:stop], draft_probs, target_probs, sub.groups, derived_seed(seed, k))
+            out = call_port(port, *call_inputs(sub, drafts[start:stop]), sub.groups, derived_seed(seed, k))
         except PortProtocolError as error:  # every failure of the port (see call_port) ends the run
             obs.add_violation(1, str(error))
             return obs
+        if k == 0:
+            obs.first_call = (drafts[start:stop], derived_seed(seed, k), out)
         out = infer_labels(sub, out)
         if checker is None:
             obs.has_labels = out.group_ids is not None
@@ -269,4 +366,5 @@ def observe(
             obs.rows = [checker.empty_counts() for _ in range(sub.batch)]
         if checker.check(out, drafts[start:stop], obs):
             checker.count(out, obs)
+        start = stop
     return obs

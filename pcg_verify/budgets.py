@@ -6,13 +6,14 @@ and the caps on case sizes and samples. A procedure fixes the decision rule
 and its error rates; its family-wise false-positive rate is a computed
 property, so the declared rate can never drift from the rule.
 
-The decision rule (two stages, Holm within each):
+The decision rule (two stages; every decision is local to one case):
 
-* stage 1 fails at once when a Holm-adjusted p-value is ≤ ``direct_rate``,
-  and marks a case *suspicious* when one is ≤ ``suspicious_rate``;
-* stage 2 re-runs each suspicious case with a fresh seed and ``retry_factor``
-  times the samples, and fails when a Holm-adjusted p-value there is
-  ≤ ``retry_rate``.
+* stage 1 Bonferroni-adjusts each p-value over the plan's test count m
+  (adjusted p = min(1, m·p)); an adjusted p ≤ ``direct_rate`` fails at once,
+  and a case with no failure is *suspicious* when one is ≤ ``suspicious_rate``;
+* stage 2 re-runs each suspicious case with fresh seeds and ``retry_factor``
+  times the samples, and fails when a Holm-adjusted p-value over that case's
+  stage-2 tests is ≤ ``retry_rate``.
 
 Every test is a G (likelihood-ratio) test with a chi-square reference. Its
 p-value is accurate only up to a factor at the extreme levels a gate uses:
@@ -22,14 +23,17 @@ against exact binomial tails the true rate was at most 4.9x the nominal one
 
     F·direct + (F·suspicious)·(F·retry) = 5·1e-4 + (5·2e-3)·(5·1e-2) = 1e-3
 
-which holds because stage 2 uses fresh randomness (independent of stage 1
-given which cases it re-runs) and Holm controls each stage's family-wise rate
-under any dependence. Structural and determinism checks never fail a correct
-port, so they add nothing to the rate.
+Stage 1 fails a correct port with probability ≤ F·direct (union bound over
+the m tests). A case is suspicious with probability ≤ F·suspicious·(its
+share of the m tests), so summed over cases ≤ F·suspicious; given that it is
+re-run, its fresh stage 2 fails with probability ≤ F·retry (Holm controls the
+case's family under any dependence). Structural and determinism checks never
+fail a correct port, so they add nothing to the rate.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -53,7 +57,10 @@ class Procedure:
     min_test_samples: int = 20
     #: cells with a smaller expected count are pooled before the chi-square test
     min_expected: float = 5.0
-    #: rows handed to the port twice under one seed to check determinism
+    #: the stated coarsening: a test of n samples has at most n / min_mean_expected cells (equal-mass bins)
+    min_mean_expected: float = 25.0
+    #: the fewest replicates of a case's rows handed to the port twice under one seed (determinism);
+    #: the call holds at least 4,096 rows where they fit (pcg_verify._call_patterns.determinism_rows)
     determinism_replicates: int = 32
 
     def __post_init__(self) -> None:
@@ -66,7 +73,13 @@ class Procedure:
         check_int("retry_factor", self.retry_factor, minimum=1)
         check_int("min_test_samples", self.min_test_samples, minimum=1)
         check_real("min_expected", self.min_expected, minimum=0.0)
+        check_real("min_mean_expected", self.min_mean_expected, minimum=1.0)
         check_int("determinism_replicates", self.determinism_replicates, minimum=1)
+
+    def max_cells(self, n_samples: int) -> int:
+        """Most cells a test of ``n_samples`` keeps: the chi-square tail of G stays accurate when the mean
+        expected count per cell is ≥ ``min_mean_expected``, whatever the number of categories."""
+        return max(2, int(n_samples // self.min_mean_expected))
 
     @property
     def family_false_positive_rate(self) -> float:
@@ -77,9 +90,10 @@ class Procedure:
 
     def describe(self) -> str:
         """One sentence that reports quote as the declared procedure."""
-        return (f"G tests, Holm over all tests; fail if adjusted p ≤ {self.direct_rate:g}; re-run cases with "
-                f"adjusted p ≤ {self.suspicious_rate:g} with a fresh seed and {self.retry_factor}x samples, fail "
-                f"if Holm-adjusted p ≤ {self.retry_rate:g} there; the declared rate allows a "
+        return (f"G tests, Bonferroni over all planned tests; fail if adjusted p ≤ {self.direct_rate:g}; re-run "
+                f"cases with adjusted p ≤ {self.suspicious_rate:g} with fresh seeds and {self.retry_factor}x "
+                f"samples, fail if Holm-adjusted p ≤ {self.retry_rate:g} within the case there; the declared rate "
+                f"allows a "
                 f"{self.tail_safety_factor:g}x error of the chi-square tail")
 
     def to_dict(self) -> dict[str, Any]:
@@ -91,6 +105,7 @@ class Procedure:
             "retry_factor": self.retry_factor,
             "min_test_samples": self.min_test_samples,
             "min_expected": self.min_expected,
+            "min_mean_expected": self.min_mean_expected,
             "determinism_replicates": self.determinism_replicates,
             "family_false_positive_rate": self.family_false_positive_rate,
             "description": self.describe(),
@@ -110,7 +125,9 @@ class Budget:
     name : str
         How reports and replay lines name the budget.
     cases : int
-        Cases drawn from the master seed.
+        Cases per master seed, the family cases included: cases
+        ``0 … cases − len(families) − 1`` are drawn, the last
+        ``len(families)`` are one case of each family, in order.
     discrepancy : float
         Total variation that each position-0 group-label test detects with
         power ≥ 1 − ``false_negative_rate`` at its Bonferroni level.
@@ -123,7 +140,18 @@ class Budget:
     batch_invariance_cases : int
         How many multi-row cases are also run with row 0 alone.
     unaligned_vocab : int, optional
-        The last case uses this tile-unaligned vocabulary size.
+        The last drawn case uses this tile-unaligned vocabulary size.
+    families : tuple of str
+        Case families shaped like real engines' inputs (names from
+        ``pcg_verify._families.FAMILIES``): paper-scale vocabularies in both
+        layouts, 32-bit indices, big groups and hubs, γ = 8, calls of one and
+        of a few rows, float32/float16/bfloat16 rows, non-contiguous views;
+        every family case rejects. Every budget lists all of them, so every
+        master seed covers every dimension.
+    family_samples_per_row : int
+        Cap on replicates per row of a family case (its position-0 promise
+        holds when the sized count is below the cap; each test reports the
+        discrepancy it detects).
     """
 
     name: str
@@ -136,9 +164,22 @@ class Budget:
     max_samples_per_row: int
     batch_invariance_cases: int
     unaligned_vocab: int | None = None
+    families: tuple[str, ...] = ()
+    family_samples_per_row: int = 1000
 
     def __post_init__(self) -> None:
-        check_int("cases", self.cases, minimum=1)
+        from pcg_verify._families import FAMILIES  # torch-heavy; budgets itself stays light
+
+        if isinstance(self.families, str) or not all(isinstance(f, str) for f in self.families):
+            raise InvalidArgumentError("families", self.families, "must be a tuple of family names",
+                                       f"choose from {sorted(FAMILIES)}")
+        unknown = [f for f in self.families if f not in FAMILIES]
+        if unknown:
+            raise InvalidArgumentError("families", self.families, f"names unknown families {unknown}",
+                                       f"choose from {sorted(FAMILIES)}")
+        check_int("family_samples_per_row", self.family_samples_per_row, minimum=1)
+        drawn = 1 if self.unaligned_vocab is not None else 0
+        check_int("cases", self.cases, minimum=max(1, len(self.families) + drawn))
         check_real("discrepancy", self.discrepancy, minimum=0.0, maximum=1.0)
         check_real("false_negative_rate", self.false_negative_rate, minimum=0.0, maximum=1.0)
         check_int("max_vocab", self.max_vocab, minimum=2)
@@ -148,6 +189,15 @@ class Budget:
         check_int("batch_invariance_cases", self.batch_invariance_cases, minimum=0)
         if self.unaligned_vocab is not None:
             check_int("unaligned_vocab", self.unaligned_vocab, minimum=2)
+
+    def drawn_only(self) -> Budget:
+        """This budget without its family cases, named ``<name>-drawn``: the same drawn cases and seeds,
+        with the Bonferroni count of those alone. For calibration and power studies of the drawn cases
+        (the family cases cost most of a standard run); not a gate for a release."""
+        if not self.families:
+            return self
+        return dataclasses.replace(self, name=f"{self.name}-drawn", families=(),
+                                   cases=self.cases - len(self.families))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -161,14 +211,19 @@ class Budget:
             "max_samples_per_row": self.max_samples_per_row,
             "batch_invariance_cases": self.batch_invariance_cases,
             "unaligned_vocab": self.unaligned_vocab,
+            "families": list(self.families),
+            "family_samples_per_row": self.family_samples_per_row,
         }
 
 
 BUDGETS: MappingProxyType[str, Budget] = MappingProxyType({
+    # quick is a smoke test in a fraction of a second: toy cases only, no engine-scale family.
     "quick": Budget(name="quick", cases=8, discrepancy=0.15, max_vocab=12, max_gamma=3, max_batch=2,
                     max_samples_per_row=50_000, batch_invariance_cases=1),
-    "standard": Budget(name="standard", cases=24, discrepancy=0.05, max_vocab=24, max_gamma=4, max_batch=3,
-                       max_samples_per_row=200_000, batch_invariance_cases=2, unaligned_vocab=257),
-    "thorough": Budget(name="thorough", cases=48, discrepancy=0.03, max_vocab=48, max_gamma=5, max_batch=4,
-                       max_samples_per_row=1_000_000, batch_invariance_cases=4, unaligned_vocab=1025),
+    "standard": Budget(name="standard", cases=24 + 4, discrepancy=0.05, max_vocab=24, max_gamma=4, max_batch=3,
+                       max_samples_per_row=200_000, batch_invariance_cases=2, unaligned_vocab=257,
+                       families=("llasa", "codec", "unaligned", "single_row"), family_samples_per_row=400),
+    "thorough": Budget(name="thorough", cases=48 + 4, discrepancy=0.03, max_vocab=48, max_gamma=5, max_batch=4,
+                       max_samples_per_row=1_000_000, batch_invariance_cases=4, unaligned_vocab=1025,
+                       families=("llasa", "codec", "unaligned", "single_row"), family_samples_per_row=2400),
 })

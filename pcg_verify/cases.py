@@ -80,6 +80,14 @@ class Case:
         How it was generated, e.g. ``"V=6 hub groups (hub=2, M=3), dirichlet(1) pairs 'reversed', B=2, γ=3"``.
     group_kind, relation, distribution_kind : str
         The names used; with ``seed``, V, γ and B they rebuild the case (:func:`build_case`).
+    family : str
+        For a family case (:mod:`pcg_verify._families`): its family, which with
+        ``seed`` rebuilds it; ``""`` for a drawn case. A family case's
+        probabilities may be float32, float16 or bfloat16.
+    contiguous : bool
+        False: the gate hands the port transposed (non-contiguous) views of equal values.
+    call_rows : tuple of int
+        The cycle of rows per port call (multiples of B); empty: as many as fit.
     """
 
     draft_probs: torch.Tensor
@@ -92,6 +100,9 @@ class Case:
     group_kind: str = ""
     relation: str = ""
     distribution_kind: str = ""
+    family: str = ""
+    contiguous: bool = True
+    call_rows: tuple[int, ...] = ()
 
     @property
     def vocab_size(self) -> int:
@@ -99,7 +110,10 @@ class Case:
         return int(self.draft_probs.shape[-1])
 
     def params(self) -> dict[str, Any]:
-        """The keyword arguments of :func:`build_case` that rebuild this case exactly."""
+        """The keyword arguments of :func:`build_case` (of ``family_case`` for a family case) that
+        rebuild this case exactly."""
+        if self.family:
+            return {"family": self.family, "seed": self.seed}
         return {
             "seed": self.seed, "vocab_size": self.vocab_size, "gamma": self.gamma, "batch": self.batch,
             "group_kind": self.group_kind, "relation": self.relation,
@@ -120,6 +134,12 @@ class Case:
             "num_groups": self.groups.num_groups,
             "nnz": self.groups.nnz,
             "max_group_size": self.groups.max_group_size,
+            "max_groups_per_token": self.groups.max_groups_per_token,
+            "index_dtype": str(self.groups.group_members.dtype).removeprefix("torch."),
+            "probs_dtype": str(self.target_probs.dtype).removeprefix("torch."),
+            "contiguous": self.contiguous,
+            "call_rows": list(self.call_rows),
+            "family": self.family,
             "params": self.params(),
         }
 

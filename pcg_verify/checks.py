@@ -10,17 +10,20 @@ this procedure, step by step:
    with power ≥ 1 − ``budget.false_negative_rate`` at its Bonferroni level.
    A budget that cannot keep this promise within ``max_samples_per_row``
    raises :class:`~pcg_core.errors.DesignError` before the port is called.
-2. **Stage 1** (:func:`run_stage`). Run every case: hard structural checks on
-   every output (ids, −1 padding, drafts kept, token ∈ its group, no
-   impossible token or label, output types and shapes, the port's own
-   exceptions) and two calls under one seed (determinism); these never fail
-   a correct port. Then one G test per (case, row, position, law); for the
-   first multi-row cases, row 0 is also run alone (batch invariance). Holm
-   over all tests of the stage: adjusted p ≤ ``direct_rate`` fails.
-3. **Stage 2** (:func:`run_stage` again). Every case with an adjusted p
-   ≤ ``suspicious_rate`` is re-run with a fresh seed and ``retry_factor`` ×
-   the samples, with the same structural checks; Holm over the stage's tests:
-   adjusted p ≤ ``retry_rate`` fails.
+2. **Stage 1** (:func:`run_case`, one case at a time). Hard structural
+   checks on every output (ids, −1 padding, drafts kept, token ∈ its group,
+   no impossible token or label, output types and shapes, inputs left
+   unchanged, the port's own exceptions) and two calls under one seed
+   (determinism); these never fail a correct port. Then one G test per
+   (row, position, law); for the first multi-row cases, row 0 is also run
+   alone (batch invariance). Each p-value is Bonferroni-adjusted over the
+   plan's test count m: adjusted p ≤ ``direct_rate`` fails.
+3. **Stage 2** (still in :func:`run_case`). A case with no failure but an
+   adjusted p ≤ ``suspicious_rate`` is re-run with fresh seeds and
+   ``retry_factor`` × the samples, with the same structural checks; Holm
+   over that case's stage-2 tests: adjusted p ≤ ``retry_rate`` fails.
+   Every decision is local to its case, so cases can run anywhere (the
+   pytest plugin spreads them over workers) and give the same verdict.
 4. **Verdicts.** One per category (:class:`~pcg_verify.report.Category`);
    the port passes when no category fails. The family-wise false-positive
    rate is :attr:`Procedure.family_false_positive_rate` (1e-3 by default;
@@ -30,8 +33,9 @@ this procedure, step by step:
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,17 +44,36 @@ import torch
 
 from pcg_core.errors import DesignError, InvalidArgumentError, InvalidTypeError
 from pcg_core.validation import check_bool, check_int, check_real
-from pcg_verify._evidence import law_checks, variability
-from pcg_verify._experiment import Observations, derived_seed, draft_tokens_for, observe, row_laws
+from pcg_verify._call_patterns import (
+    determinism_differs,
+    first_call_differs,
+    pattern_test_count,
+    pattern_tests,
+    pooled_test_count,
+    pooled_tests,
+)
+from pcg_verify._evidence import law_checks, report_evidence, variability
+from pcg_verify._experiment import Observations, derived_seed, observe, row_laws
+from pcg_verify._families import family_case, label_cells
 from pcg_verify._isolation import DEFAULT_CALL_TIMEOUT, IsolatedPort
 from pcg_verify.budgets import BUDGETS, PROCEDURE, Budget, Procedure
 from pcg_verify.cases import Case, case_seed, draw_case
 from pcg_verify.laws import BlockLaw
-from pcg_verify.ports import REFERENCE_PORT, LoadedPort, Port, PortProtocolError, call_port, resolve_port
+from pcg_verify.ports import REFERENCE_PORT, LoadedPort, Port, PortProtocolError, resolve_port
 from pcg_verify.report import Category, CategoryVerdict, GateFailure, GateReport, LawCheck, Verdict
 from pcg_verify.stats import adjust_family, min_samples_for_categorical
 
-__all__ = ["GatePlan", "StageResult", "assert_gate", "gate_case", "plan_gate", "run_gate", "run_stage"]
+__all__ = [
+    "CaseResult",
+    "GatePlan",
+    "assert_gate",
+    "describe_rejection",
+    "gate_case",
+    "gate_report",
+    "plan_gate",
+    "run_case",
+    "run_gate",
+]
 
 
 # --------------------------------------------------------------------------- 1. plan
@@ -64,7 +87,8 @@ class GatePlan:
     procedure: Procedure
     cases: tuple[Case, ...]
     samples_per_row: tuple[int, ...]
-    per_test_level: float
+    planned_tests: int  # m: the most tests the cases can give (the Bonferroni count)
+    per_test_level: float  # direct_rate / m
     alone_cases: frozenset[int]  # cases also run with row 0 alone (batch invariance)
     laws: dict[int, list[BlockLaw]] = field(default_factory=dict, compare=False)
 
@@ -80,10 +104,14 @@ def gate_case(budget: Budget, seed: int, index: int, *, singleton_only: bool = F
 
     Its seed is the Cantor pairing of (seed, index), so no two pairs share one;
     consecutive indices cycle through every group kind, relation and
-    distribution kind. The last case of a budget with ``unaligned_vocab``
-    uses that tile-unaligned vocabulary size.
+    distribution kind. The last drawn case of a budget with ``unaligned_vocab``
+    uses that tile-unaligned vocabulary size; the last ``len(budget.families)``
+    cases are one case of each family (:mod:`pcg_verify._families`), in order.
     """
-    unaligned = budget.unaligned_vocab is not None and index == budget.cases - 1
+    drawn = budget.cases - len(budget.families)
+    if index >= drawn:
+        return family_case(budget.families[index - drawn], case_seed(seed, index), singleton_only=singleton_only)
+    unaligned = budget.unaligned_vocab is not None and index == drawn - 1
     vocab = budget.unaligned_vocab if unaligned and budget.unaligned_vocab else budget.max_vocab
     return draw_case(case_seed(seed, index), cycle_index=index,
                      min_vocab=vocab if unaligned else 2, max_vocab=vocab,
@@ -96,14 +124,23 @@ def plan_gate(budget: Budget, seed: int, *, singleton_only: bool = False,
     cases = tuple(gate_case(budget, seed, i, singleton_only=singleton_only) for i in range(budget.cases))
     alone = frozenset([i for i, c in enumerate(cases) if c.batch > 1][: budget.batch_invariance_cases])
     # Bonferroni count: per row, γ+1 label tests, γ+1 conformance tests, acceptance and bonus;
-    # the alone runs add γ+1 label tests for row 0.
+    # the alone runs add γ+1 label tests for row 0; per case, the tests of what pooling hides
+    # (adjacent rows of one call, first and last row of every call) and of the call patterns.
     tests = sum(c.batch * (2 * (c.gamma + 1) + 2) for c in cases)
     tests += sum(cases[i].gamma + 1 for i in alone)
+    tests += sum(pooled_test_count(c) + pattern_test_count(c) for c in cases)
     per_test = procedure.direct_rate / tests
     samples = []
     for index, case in enumerate(cases):
+        if case.family:  # sized on the groups that carry mass, capped (each test reports what it detects)
+            cells = max(2, label_cells(case))
+            n = min_samples_for_categorical(budget.discrepancy, per_test, budget.false_negative_rate, n_cells=cells)
+            samples.append(int(min(n, budget.family_samples_per_row)))
+            continue
         cells = max(2, case.groups.num_groups)
         n = min_samples_for_categorical(budget.discrepancy, per_test, budget.false_negative_rate, n_cells=cells)
+        # The promised tests are never coarsened: n / cells ≥ min_mean_expected.
+        n = max(n, math.ceil(procedure.min_mean_expected * cells))
         if n > budget.max_samples_per_row:
             raise DesignError(
                 "budget", budget.name,
@@ -113,94 +150,115 @@ def plan_gate(budget: Budget, seed: int, *, singleton_only: bool = False,
                 "raise max_samples_per_row or the discrepancy",
             )
         samples.append(int(n))
-    return GatePlan(budget, seed, singleton_only, procedure, cases, tuple(samples), per_test, alone)
+    return GatePlan(budget, seed, singleton_only, procedure, cases, tuple(samples), tests, per_test, alone)
 
 
-# --------------------------------------------------------------------------- 2–3. stages
+# --------------------------------------------------------------------------- 2–3. stages, one case at a time
 @dataclass
-class StageResult:
-    """What one stage found: decided tests, structural and determinism failures, observations."""
+class CaseResult:
+    """Everything the gate decided about one case; decisions never depend on other cases."""
 
-    stage: int
-    tests: list[LawCheck] = field(default_factory=list)
-    structure: list[tuple[int, str]] = field(default_factory=list)  # (case, message)
-    determinism: list[tuple[int, str]] = field(default_factory=list)
-    determinism_checked: int = 0  # cases whose two same-seed calls were compared
-    observations: dict[int, Observations] = field(default_factory=dict)
+    index: int
+    tests: list[LawCheck] = field(default_factory=list)  # decided: adjusted_pvalue and rejected are set
+    structure: list[str] = field(default_factory=list)
+    determinism: str | None = None  # a message when two same-seed calls differ
+    determinism_checked: bool = False
+    retried: bool = False
+    observations: Observations | None = None  # stage 1, full batch
 
-    def suspicious_cases(self, rate: float) -> list[int]:
-        """Cases with a test whose adjusted p-value is ≤ ``rate`` but that did not fail."""
-        return sorted({t.case_index for t in self.tests if not t.rejected and t.adjusted_pvalue <= rate})
+    @property
+    def rejected(self) -> bool:
+        return any(t.rejected for t in self.tests)
+
+    def failures(self, category: Category) -> list[str]:
+        """What fails ``category`` in this case, one line each (the verdicts, the plugin and the
+        mutation score all count failures by this rule)."""
+        if category == Category.STRUCTURE:
+            return list(self.structure)
+        if category == Category.DETERMINISM:
+            return [self.determinism] if self.determinism else []
+        rejected = [t for t in self.tests if t.rejected]
+        if category == Category.BATCH_INVARIANCE and any(t.category != category for t in rejected):
+            return []  # the case fails in the full batch too: not evidence of batch dependence
+        return [describe_rejection(t) for t in sorted(rejected, key=lambda t: t.pvalue) if t.category == category]
+
+    def failing_categories(self) -> tuple[Category, ...]:
+        """The categories this case fails, in :class:`Category` order."""
+        return tuple(c for c in Category if self.failures(c))
 
 
-def _determinism(port: Port, case: Case, seed: int, replicates: int) -> str | None:
-    """Two calls with one seed must agree exactly; return a message when they do not."""
-    drafts = draft_tokens_for(case, replicates, np.random.default_rng(seed))
-    draft_probs = case.draft_probs.repeat(replicates, 1, 1)
-    target_probs = case.target_probs.repeat(replicates, 1, 1)
-    first = call_port(port, drafts, draft_probs, target_probs, case.groups, seed)  # PortProtocolError: structure
-    second = call_port(port, drafts, draft_probs, target_probs, case.groups, seed)
-    for name in ("tokens", "group_ids", "num_accepted"):
-        a, b = getattr(first, name), getattr(second, name)
-        if (a is None) != (b is None) or (a is not None and not bool((a == b).all())):
-            return f"two calls with generator seed {seed} returned different {name}"
-    return None
+def describe_rejection(test: LawCheck) -> str:
+    """One line for a rejected test: where, which law, its p-value and sample count."""
+    return (f"case {test.case_index} row {test.row} position {test.position}: {test.law} rejected "
+            f"(p={test.pvalue:.3g}, adjusted {test.adjusted_pvalue:.3g}, n={test.n_samples}, stage {test.stage})")
 
 
-def _run_case(port: Port, plan: GatePlan, index: int, stage: int, result: StageResult) -> bool:
-    """The case's runs (full batch, then row 0 alone where planned); False at the first broken run."""
+def _runs(port: Port, plan: GatePlan, index: int, stage: int, result: CaseResult) -> list[LawCheck] | None:
+    """The case's runs at ``stage`` (full batch, then row 0 alone where planned), each structurally
+    checked; their undecided tests, or None at the first broken run."""
     case, laws = plan.cases[index], plan.laws_of(index)
     samples = (1 if stage == 1 else plan.procedure.retry_factor) * plan.samples_per_row[index]
     runs = [(False, None)] + ([(True, [0])] if index in plan.alone_cases else [])
+    tests: list[LawCheck] = []
     for purpose, (alone, rows) in enumerate(runs):
         obs = observe(port, case, laws, samples_per_row=samples, rows=rows,
                       seed=derived_seed(plan.seed, index, stage, purpose))
-        if not alone:
-            result.observations[index] = obs
+        if stage == 1 and not alone:
+            result.observations = obs
         if obs.violation_count:
             where = " (row 0 alone)" if alone else ""
-            result.structure.append((index, f"case {index}{where}, stage {stage}: {obs.violation_count} "
-                                            f"violation(s), e.g. {obs.violations[0]}"))
-            return False
-        result.tests += law_checks(obs, laws if rows is None else [laws[r] for r in rows],
-                                   case_index=index, stage=stage, alone=alone, per_test_level=plan.per_test_level,
-                                   false_negative_rate=plan.budget.false_negative_rate, procedure=plan.procedure)
-    return True
+            result.structure.append(f"case {index}{where}, stage {stage}: {obs.violation_count} violation(s), "
+                                    f"e.g. {obs.violations[0]}")
+            return None
+        tests += law_checks(obs, laws if rows is None else [laws[r] for r in rows],
+                            case_index=index, stage=stage, alone=alone, per_test_level=plan.per_test_level,
+                            false_negative_rate=plan.budget.false_negative_rate, procedure=plan.procedure)
+        if not alone:  # what pooling hides: adjacent rows of one call, first and last row of every call
+            tests += pooled_tests(obs, laws, case_index=index, stage=stage, per_test_level=plan.per_test_level,
+                                  false_negative_rate=plan.budget.false_negative_rate, procedure=plan.procedure)
+    patterns, broken = pattern_tests(port, case, case_index=index, stage=stage, samples_per_row=samples,
+                                     seed=derived_seed(plan.seed, index, stage, 3), per_test_level=plan.per_test_level,
+                                     false_negative_rate=plan.budget.false_negative_rate, procedure=plan.procedure)
+    if broken:
+        result.structure += broken
+        return None
+    return tests + patterns
 
 
-def _check_determinism(port: Port, plan: GatePlan, index: int, result: StageResult) -> None:
-    """Two calls with one seed; a port that fails in them breaks structure there."""
-    seed = derived_seed(plan.seed, index, 1, 2)
-    try:
-        message = _determinism(port, plan.cases[index], seed, plan.procedure.determinism_replicates)
-    except PortProtocolError as error:
-        result.structure.append((index, f"case {index}, determinism calls: {error}"))
-        return
-    result.determinism_checked += 1
-    if message:
-        result.determinism.append((index, f"case {index}: {message}"))
+def run_case(port: Port, plan: GatePlan, index: int) -> CaseResult:
+    """Steps 2–3 for case ``index``: stage 1, the determinism check, and stage 2 when suspicious.
 
-
-def run_stage(port: Port, plan: GatePlan, indices: Sequence[int], *, stage: int,
-              progress: Callable[[int, int, int], None] | None = None) -> StageResult:
-    """Run ``indices`` at ``stage`` (1 or 2): structural checks on every run, tests, Holm at the stage's rate.
-
-    Stage 2 uses fresh seeds and ``retry_factor`` × the samples. Every run of
-    the stage (the full batch and the row-0-alone run) has its structure
-    checked; a run that breaks structure contributes no tests.
+    Stage 1 tests are Bonferroni-adjusted over the plan's test count
+    (adjusted p = min(1, m·p)); the case fails at adjusted p ≤ ``direct_rate``
+    and is suspicious, when nothing failed, at adjusted p ≤ ``suspicious_rate``.
+    Stage 2 re-runs a suspicious case with fresh seeds and ``retry_factor`` ×
+    the samples, with the same structural checks, and fails at Holm-adjusted
+    p ≤ ``retry_rate`` over that case's stage-2 tests.
     """
-    result = StageResult(stage)
-    for done, index in enumerate(indices, start=1):
-        if _run_case(port, plan, index, stage, result) and stage == 1:
-            _check_determinism(port, plan, index, result)
-        if progress is not None:
-            progress(stage, done, len(indices))
-    procedure = plan.procedure
-    rate = procedure.direct_rate if stage == 1 else procedure.retry_rate
-    if result.tests:
-        decision = adjust_family([t.pvalue for t in result.tests], family_false_positive_rate=rate, method="holm")
-        result.tests = [dataclasses.replace(t, adjusted_pvalue=float(p), rejected=bool(r))
-                        for t, p, r in zip(result.tests, decision.adjusted_pvalues, decision.rejected, strict=True)]
+    procedure, result = plan.procedure, CaseResult(index)
+    first = _runs(port, plan, index, 1, result)
+    if first is None:
+        return result
+    result.tests = [dataclasses.replace(t, adjusted_pvalue=a, rejected=a <= procedure.direct_rate)
+                    for t in first for a in [min(1.0, t.pvalue * plan.planned_tests)]]
+    try:  # the case's first call repeated after all others, then two large calls under one seed
+        assert result.observations is not None
+        result.determinism = (first_call_differs(port, plan.cases[index], result.observations)
+                              or determinism_differs(port, plan.cases[index], derived_seed(plan.seed, index, 1, 2),
+                                                     procedure.determinism_replicates))
+        result.determinism_checked = True
+    except PortProtocolError as error:
+        result.structure.append(f"case {index}, determinism calls: {error}")
+        return result
+    if result.rejected or not any(t.adjusted_pvalue <= procedure.suspicious_rate for t in result.tests):
+        return result
+    result.retried = True
+    second = _runs(port, plan, index, 2, result)
+    if second:
+        decision = adjust_family([t.pvalue for t in second], family_false_positive_rate=procedure.retry_rate,
+                                 method="holm")
+        result.tests += [dataclasses.replace(t, adjusted_pvalue=float(p), rejected=bool(r))
+                         for t, p, r in zip(second, decision.adjusted_pvalues, decision.rejected, strict=True)]
     return result
 
 
@@ -223,11 +281,8 @@ def _statistical_verdict(category: Category, tests: list[LawCheck], excused: set
         return CategoryVerdict(category, Verdict.UNTESTED, f"{len(failing)} rejection(s) in case(s) {cases}, "
                                "which fail in the full batch too: not evidence of batch dependence")
     if blamed:
-        failures = tuple(
-            f"case {t.case_index} row {t.row} position {t.position}: {t.law} rejected (p={t.pvalue:.3g}, "
-            f"Holm-adjusted {t.adjusted_pvalue:.3g}, n={t.n_samples}, stage {t.stage}). "
-            f"Reproduce: {replay(t.case_index)}"
-            for t in sorted(blamed, key=lambda t: t.pvalue))
+        failures = tuple(f"{describe_rejection(t)}. Reproduce: {replay(t.case_index)}"
+                         for t in sorted(blamed, key=lambda t: t.pvalue))
         return CategoryVerdict(category, Verdict.FAIL, f"{len(blamed)} of {len(mine)} tests rejected", failures)
     detect = sorted(t.detectable_discrepancy for t in mine)
     least = f"{detect[-1]:.3g}" if np.isfinite(detect[-1]) else "nothing (too few samples there)"
@@ -236,21 +291,21 @@ def _statistical_verdict(category: Category, tests: list[LawCheck], excused: set
                            f"detects TV ≥ {detect[0]:.3g}, the least sensitive {least}")
 
 
-def _verdicts(plan: GatePlan, stages: list[StageResult], replay: Callable[[int], str],
+def _verdicts(plan: GatePlan, results: list[CaseResult], replay: Callable[[int], str],
               has_labels: bool) -> dict[Category, CategoryVerdict]:
-    tests = [t for s in stages for t in s.tests]
+    tests = [t for r in results for t in r.tests]
     # A row that fails alone is blamed on batch dependence only if its case passes in the full batch.
     full_batch_failures = {t.case_index for t in tests if t.rejected and t.category != Category.BATCH_INVARIANCE}
-    structure = [f"{m}. Reproduce: {replay(i)}" for s in stages for i, m in s.structure]
+    structure = [f"{m}. Reproduce: {replay(r.index)}" for r in results for m in r.structure]
     out = {c: _statistical_verdict(c, tests, full_batch_failures if c == Category.BATCH_INVARIANCE else set(),
                                    has_labels, bool(structure), replay, plan.budget)
            for c in Category if c.statistical}
-    determinism = [f"{m}. Reproduce: {replay(i)}" for s in stages for i, m in s.determinism]
     out[Category.STRUCTURE] = (
         CategoryVerdict(Category.STRUCTURE, Verdict.FAIL, f"{len(structure)} run(s) broke the contract",
                         tuple(structure)) if structure else
         CategoryVerdict(Category.STRUCTURE, Verdict.PASS, "ids, padding, membership and support hold in every output"))
-    checked = sum(s.determinism_checked for s in stages)
+    determinism = [f"case {r.index}: {r.determinism}. Reproduce: {replay(r.index)}" for r in results if r.determinism]
+    checked = sum(r.determinism_checked for r in results)
     if determinism:
         out[Category.DETERMINISM] = CategoryVerdict(Category.DETERMINISM, Verdict.FAIL,
                                                     "outputs differ under one seed", tuple(determinism))
@@ -287,7 +342,7 @@ def run_gate(
     call_timeout: float = DEFAULT_CALL_TIMEOUT,
     deadline: float | None = None,
     threads: int | None = 1,
-    progress: Callable[[int, int, int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> GateReport:
     """Run the gate's procedure (module docstring) on ``port`` and return the report.
 
@@ -323,7 +378,7 @@ def run_gate(
         gate's tensors are small, so one thread is fastest and immune to busy
         neighbours. None leaves torch's setting alone.
     progress : callable, optional
-        Called as ``progress(stage, done, total)`` after each case.
+        Called as ``progress(done, total)`` after each case.
 
     Raises
     ------
@@ -378,7 +433,7 @@ def _with_threads(threads: int | None, run: Callable[[], GateReport]) -> GateRep
 
 
 def _run(loaded: LoadedPort, budget: Budget, seed: int, singleton_only: bool, case: int | None,
-         procedure: Procedure, progress: Callable[[int, int, int], None] | None, started: float) -> GateReport:
+         procedure: Procedure, progress: Callable[[int, int], None] | None, started: float) -> GateReport:
     """Steps 1–4 of the module docstring."""
 
     def replay(index: int) -> str:
@@ -386,28 +441,47 @@ def _run(loaded: LoadedPort, budget: Budget, seed: int, singleton_only: bool, ca
 
     plan = plan_gate(budget, seed, singleton_only=singleton_only, procedure=procedure)  # 1.
     indices = list(range(budget.cases)) if case is None else [case]
-    first = run_stage(loaded.function, plan, indices, stage=1, progress=progress)  # 2.
-    second = run_stage(loaded.function, plan, first.suspicious_cases(procedure.suspicious_rate), stage=2,
-                       progress=progress)  # 3.
-    observed = list(first.observations.values())
-    has_labels = all(o.has_labels for o in observed if o.rows)
-    categories = _verdicts(plan, [first, second], replay, has_labels)  # 4.
+    results = []
+    for done, index in enumerate(indices, start=1):
+        results.append(run_case(loaded.function, plan, index))  # 2.–3.
+        if progress is not None:
+            progress(done, len(indices))
+    return gate_report(plan, results, port_name=loaded.name, replay=replay,
+                       elapsed_seconds=time.perf_counter() - started)  # 4.
+
+
+def gate_report(plan: GatePlan, results: list[CaseResult], *, port_name: str, replay: Callable[[int], str],
+                elapsed_seconds: float) -> GateReport:
+    """Step 4: the verdicts and the report of ``results`` (cases of ``plan`` in index order, each run once).
+
+    :func:`run_gate` calls it after its cases; the pytest plugin calls it on
+    the cases its workers ran, so both give one report for one plan.
+    """
+    indices = [r.index for r in results]
+    if indices != sorted(set(indices)):
+        raise InvalidArgumentError("results", indices, "must hold each case once, in index order")
+    counted = [r for r in results if r.observations is not None and r.observations.rows]
+    observed = [r.observations for r in counted if r.observations is not None]
+    has_labels = all(o.has_labels for o in observed)
+    categories = _verdicts(plan, results, replay, has_labels)
     failed = any(v.verdict == Verdict.FAIL for v in categories.values())
     return GateReport(
         verdict=Verdict.FAIL if failed else Verdict.PASS,
-        port=loaded.name,
-        budget=budget,
-        seed=seed,
-        singleton_only=singleton_only,
-        procedure=procedure,
+        port=port_name,
+        budget=plan.budget,
+        seed=plan.seed,
+        singleton_only=plan.singleton_only,
+        procedure=plan.procedure,
         categories=categories,
-        tests=tuple(first.tests + second.tests),
-        variability=variability(observed, [plan.laws_of(i) for i in first.observations]),
-        retried_cases=tuple(second.observations),
+        tests=tuple(t for r in results for t in r.tests),
+        variability=variability(observed, [plan.laws_of(r.index) for r in counted]),
+        retried_cases=tuple(r.index for r in results if r.retried),
         cases=tuple({"index": i, "samples_per_row": plan.samples_per_row[i], **plan.cases[i].to_dict()}
                     for i in indices),
-        elapsed_seconds=time.perf_counter() - started,
+        elapsed_seconds=elapsed_seconds,
         per_test_level=plan.per_test_level,
+        evidence=report_evidence([t for r in results for t in r.tests],
+                                 [(r.index, o, plan.laws_of(r.index)) for r, o in zip(counted, observed, strict=True)]),
     )
 
 

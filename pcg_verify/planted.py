@@ -1,9 +1,10 @@
 """Planted bugs: wrong ports the gate must catch, and a second, independent port.
 
-:func:`dense_port` is a small dense implementation of PCG (docs/algorithm.md) written
-independently of pcg_core's sparse sampler, for small vocabularies: it builds
-the dense weight matrix W [M, V], computes every coarse mass with a matmul and
-draws the residual exactly. With ``bug=None`` it is correct, and the gate must
+:func:`dense_port` is a matrix-form implementation of PCG (docs/algorithm.md)
+written independently of pcg_core's sampler: it holds the weight matrix
+W [M, V] (sparse, so it runs at engine scale), computes every coarse mass with
+one matrix product, reads the rows of W and Wᵀ it needs as dense rows, and
+draws the residual exactly (never by thinning). With ``bug=None`` it is correct, and the gate must
 pass it; each entry of :data:`PLANTED_BUGS` switches on one realistic mistake,
 and the gate must fail it in the stated category.
 
@@ -12,6 +13,7 @@ Math follows the paper: q is the target, p the draft.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -73,6 +75,27 @@ def _inverse_cdf(masses: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     return idx.clamp(max=masses.shape[-1] - 1)
 
 
+def _csr(ptr: torch.Tensor, columns: torch.Tensor, values: torch.Tensor, width: int) -> torch.Tensor:
+    """The sparse CSR float64 matrix [len(ptr) − 1, width] of these arrays."""
+    with warnings.catch_warnings():  # torch marks sparse CSR as beta; only its matrix product is used
+        warnings.simplefilter("ignore")
+        return torch.sparse_csr_tensor(ptr.long(), columns.long(), values.to(torch.float64),
+                                       size=(ptr.numel() - 1, width), check_invariants=False)
+
+
+def _dense_rows(ptr: torch.Tensor, columns: torch.Tensor, values: torch.Tensor, rows: torch.Tensor,
+                width: int) -> torch.Tensor:
+    """Rows ``rows`` [n] of the CSR matrix (ptr, columns, values) as a dense float64 [n, width]."""
+    ptr, rows = ptr.long(), rows.long()
+    start, count = ptr[rows], ptr[rows + 1] - ptr[rows]
+    owner = torch.repeat_interleave(torch.arange(rows.numel()), count)  # which output row each entry fills
+    first = torch.cumsum(count, 0) - count
+    entry = torch.arange(int(count.sum())) - first[owner] + start[owner]  # its index in columns / values
+    out = torch.zeros(rows.numel(), width, dtype=torch.float64)
+    out[owner, columns[entry].long()] = values[entry].to(torch.float64)
+    return out
+
+
 def dense_port(
     draft_tokens: torch.Tensor,
     draft_probs: torch.Tensor,
@@ -86,18 +109,30 @@ def dense_port(
 
     Shapes as in the port contract: draft_tokens [B, γ], draft_probs [B, γ, V],
     target_probs [B, γ+1, V] → (tokens [B, γ+1], group_ids [B, γ+1], num_accepted [B]).
-    O(B·γ·M·V): for the gate's small vocabularies only.
+    O(B·γ·(nnz + M + V)) work and memory: nothing [M, V] is dense.
     """
     if bug is not None and bug not in PLANTED_BUGS:
         raise InvalidArgumentError("bug", bug, f"must be None or one of {sorted(PLANTED_BUGS)}")
     batch, gamma = draft_tokens.shape
-    weights = groups.dense_weights()  # w [M, V]
+    vocab, num_groups = groups.vocab_size, groups.num_groups
+    weights = _csr(groups.group_ptr, groups.group_members, groups.group_weights, vocab)  # W [M, V]
+
+    def group_rows(labels: torch.Tensor) -> torch.Tensor:  # W[labels] → [n, V]
+        return _dense_rows(groups.group_ptr, groups.group_members, groups.group_weights, labels, vocab)
+
+    def token_columns(tokens: torch.Tensor) -> torch.Tensor:  # W[:, tokens]ᵀ → [n, M]
+        return _dense_rows(groups.token_ptr, groups.token_groups, groups.token_weights, tokens, num_groups)
+
     draft = draft_probs.to(torch.float64)
     target = target_probs.to(torch.float64)
     if bug == "batch_rows_mixed":
         target = target.roll(1, dims=0)
-    coarse_draft = draft @ weights.T  # P_c [B, γ, M]
-    coarse_target = target @ weights.T  # Q_c [B, γ+1, M]
+
+    def coarse(probs: torch.Tensor) -> torch.Tensor:  # probs [B, P, V] → (W probsᵀ)ᵀ = coarse masses [B, P, M]
+        return (weights @ probs.reshape(-1, vocab).T.contiguous()).T.reshape(*probs.shape[:2], num_groups)
+
+    coarse_draft = coarse(draft)  # P_c [B, γ, M]
+    coarse_target = coarse(target)  # Q_c [B, γ+1, M]
 
     def rand(*shape: int) -> torch.Tensor:
         if bug == "global_rng":
@@ -106,7 +141,7 @@ def dense_port(
 
     u = rand(batch, gamma, 2)
     # K ~ w[·, x]: column x of W for every drafted position.   [B·γ, M]
-    proposal = weights[:, draft_tokens.reshape(-1)].T
+    proposal = token_columns(draft_tokens.reshape(-1))
     if bug == "uniform_group_pick":
         proposal = (proposal > 0).to(torch.float64)
     labels = _inverse_cdf(proposal, u[..., 0].reshape(-1)).reshape(batch, gamma)
@@ -133,7 +168,7 @@ def dense_port(
     uf = rand(batch, 3)
     u_residual = u[rows, stop, 1] if bug == "shared_uniform" else uf[:, 0]
     residual_label = _inverse_cdf(residual, u_residual)
-    within = weights[residual_label] * target[rows, stop]  # w[k, t] q(t)   [B, V]
+    within = group_rows(residual_label) * target[rows, stop]  # w[k, t] q(t)   [B, V]
     if bug == "within_group_token_choice":
         residual_token = within.argmax(-1)
     else:
@@ -141,7 +176,7 @@ def dense_port(
 
     bonus_row = target[:, gamma - 1] if bug == "bonus_from_wrong_row" else target[:, gamma]
     bonus_token = _inverse_cdf(bonus_row, uf[:, 1])
-    bonus_label = _inverse_cdf(weights[:, bonus_token].T, uf[:, 2])
+    bonus_label = _inverse_cdf(token_columns(bonus_token), uf[:, 2])
 
     rejected = num_accepted < gamma
     final_token = torch.where(rejected, residual_token, bonus_token)

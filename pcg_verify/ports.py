@@ -41,6 +41,7 @@ __all__ = [
     "describe_exception",
     "load_port",
     "reference_port",
+    "replay_line",
     "resolve_port",
     "run_contained",
     "ssd_port",
@@ -172,8 +173,14 @@ def load_port(spec: str) -> Port:
     """Import ``package.module:function`` (or ``path/to/file.py:function``) and return the callable.
 
     The attribute may be dotted (``module:namespace.function``). Raises
-    :class:`InvalidArgumentError` naming what could not be found.
+    :class:`InvalidArgumentError` naming what could not be found. ``exec:CMD ARGS…``
+    starts a program speaking the pcg-port protocol (:class:`pcg_verify.external.ExecPort`,
+    docs/protocol.md) and checks its handshake.
     """
+    if isinstance(spec, str) and spec.startswith("exec:"):
+        from pcg_verify.external import ExecPort  # lazy: pcg_verify.external imports this module
+
+        return ExecPort.from_spec(spec).ready()
     if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.partition(":")[::2]):
         raise InvalidArgumentError("port", spec, "must be 'package.module:function' or 'path/to/file.py:function'")
     module_name, _, attribute = spec.partition(":")
@@ -196,17 +203,21 @@ class LoadedPort:
     spec: str | None
 
     def replay(self, *, budget: Budget, seed: int, case: int, singleton_only: bool) -> str:
-        """What re-runs one case alone: a shell line when the port and the budget have names there,
-        else the Python call."""
-        named_budget = BUDGETS.get(budget.name) == budget
-        if self.spec is not None and named_budget:
-            extra = " --singleton-groups" if singleton_only else ""
-            return (f"pcg-verify check {shlex.quote(self.spec)} --budget {budget.name} --seed {seed} "
-                    f"--case {case}{extra}")
-        port = repr(self.spec) if self.spec is not None else self.name
-        budget_arg = repr(budget.name) if named_budget else f"Budget(...{budget.name})"
-        extra = ", singleton_only=True" if singleton_only else ""
-        return f"pcg_verify.run_gate({port}, budget={budget_arg}, seed={seed}, case={case}{extra})"
+        """What re-runs one case alone (:func:`replay_line`)."""
+        return replay_line(self.spec, self.name, budget=budget, seed=seed, case=case, singleton_only=singleton_only)
+
+
+def replay_line(spec: str | None, name: str, *, budget: Budget, seed: int, case: int, singleton_only: bool) -> str:
+    """What re-runs one case alone: a shell line when the port (``spec``) and the budget have names
+    there, else the Python call."""
+    named_budget = BUDGETS.get(budget.name) == budget
+    if spec is not None and named_budget:
+        extra = " --singleton-groups" if singleton_only else ""
+        return f"pcg-verify check {shlex.quote(spec)} --budget {budget.name} --seed {seed} --case {case}{extra}"
+    port = repr(spec) if spec is not None else name
+    budget_arg = repr(budget.name) if named_budget else f"Budget(...{budget.name})"
+    extra = ", singleton_only=True" if singleton_only else ""
+    return f"pcg_verify.run_gate({port}, budget={budget_arg}, seed={seed}, case={case}{extra})"
 
 
 def resolve_port(port: Port | str, port_name: str | None = None) -> LoadedPort:
@@ -217,6 +228,10 @@ def resolve_port(port: Port | str, port_name: str | None = None) -> LoadedPort:
         return LoadedPort(load_port(port), port_name or port, port)
     if not callable(port):
         raise InvalidTypeError("port", port, "must be a callable or an import path 'package.module:function'")
+    from pcg_verify.external import ExecPort  # lazy: pcg_verify.external imports this module
+
+    if isinstance(port, ExecPort):  # its spec re-runs it; a program that cannot start stops the gate here
+        return LoadedPort(port.ready(), port_name or port.spec, port.spec)
     spec: str | None = None
     module, qualname = getattr(port, "__module__", None), getattr(port, "__qualname__", None)
     if isinstance(module, str) and isinstance(qualname, str) and "<" not in qualname and module != "__main__":

@@ -94,14 +94,39 @@ class _Cells:
     n_pooled: int  # categories merged into cell 0; 0 when nothing was pooled
 
 
-def _pool(observed: FloatArray, expected: FloatArray, min_expected: float) -> _Cells:
-    """Merge the cells whose expected count is below ``min_expected`` into one.
+def _coarsen(cells: _Cells, max_cells: int) -> _Cells:
+    """Merge sorted cells into at most ``max_cells`` bins of about equal expected mass.
+
+    Cells are sorted by expected count; a cell whose expected mass before it
+    is ``c`` goes to bin ``floor(max_cells · c / total)``, so light cells are
+    merged into bins of about ``total / max_cells`` each, a bin holds cells of
+    similar probability, and a heavy cell keeps a bin of its own.
+    [C] -> [C'] with C' <= max_cells.
+    """
+    order = np.argsort(cells.expected, kind="stable")
+    before = np.cumsum(cells.expected[order]) - cells.expected[order]
+    bins = np.minimum((max_cells * before / cells.expected.sum()).astype(np.int64), max_cells - 1)
+    _, bins = np.unique(bins, return_inverse=True)
+    observed: FloatArray = np.bincount(bins, weights=cells.observed[order]).astype(np.float64)
+    expected: FloatArray = np.bincount(bins, weights=cells.expected[order]).astype(np.float64)
+    return _Cells(observed, expected, cells.observed.size - observed.size + cells.n_pooled)
+
+
+def _pool(observed: FloatArray, expected: FloatArray, min_expected: float, max_cells: int | None = None) -> _Cells:
+    """Merge the cells whose expected count is below ``min_expected`` into one, then at most ``max_cells``.
 
     Cells are sorted by expected count (smallest first, ties by index); all cells
     below the threshold form the pooled cell, which then absorbs the next
     smallest cells while its own expected count is still below the threshold.
+    With ``max_cells``, the cells left are merged into at most that many
+    bins of about equal expected mass (:func:`_coarsen`).
     Input and output shapes: [S] -> [C] with C <= S.
     """
+    cells = _pool_small(observed, expected, min_expected)
+    return cells if max_cells is None else _coarsen(cells, max_cells)
+
+
+def _pool_small(observed: FloatArray, expected: FloatArray, min_expected: float) -> _Cells:
     order = np.argsort(expected, kind="stable")
     sorted_expected = expected[order]
     n_pooled = int(np.count_nonzero(sorted_expected < min_expected))
@@ -118,7 +143,8 @@ def _pool(observed: FloatArray, expected: FloatArray, min_expected: float) -> _C
     )
 
 
-def pooled_cell_count(n_samples: int, probs: object, *, min_expected: float = 5.0) -> int:
+def pooled_cell_count(n_samples: int, probs: object, *, min_expected: float = 5.0,
+                      max_cells: int | None = None) -> int:
     """Cells left after :func:`check_categorical` pools the support of ``probs`` for ``n_samples``.
 
     Parameters
@@ -129,6 +155,8 @@ def pooled_cell_count(n_samples: int, probs: object, *, min_expected: float = 5.
         The law, as for :func:`check_categorical`.
     min_expected : float
         The pooling threshold of :func:`check_categorical`.
+    max_cells : int, optional
+        The coarsening cap of :func:`check_categorical`.
 
     Returns
     -------
@@ -149,8 +177,9 @@ def pooled_cell_count(n_samples: int, probs: object, *, min_expected: float = 5.
     n = check_int("n_samples", n_samples, minimum=1)
     law = common.prob_vector("probs", probs)
     threshold = check_real("min_expected", min_expected, minimum=0.0)
+    cap = None if max_cells is None else check_int("max_cells", max_cells, minimum=2)
     expected = n * law[law > 0.0]  # [S]
-    return int(_pool(expected, expected, threshold).observed.size)
+    return int(_pool(expected, expected, threshold, cap).observed.size)
 
 
 def _largest_deviations(counts: IntArray, expected: FloatArray) -> tuple[tuple[int, int, float], ...]:
@@ -198,6 +227,7 @@ def check_categorical(
     min_expected: float = 5.0,
     monte_carlo_samples: int | None = None,
     seed: int | None = None,
+    max_cells: int | None = None,
 ) -> GoodnessOfFitResult:
     """Test observed category counts against a law given over its full support.
 
@@ -219,6 +249,11 @@ def check_categorical(
     seed : int, optional
         Seed of :func:`numpy.random.default_rng` for the Monte Carlo p-value;
         required whenever that p-value is computed.
+    max_cells : int, optional
+        After pooling, merge the cells into at most this many bins of about
+        equal expected mass (a stated coarsening: the chi-square tail of G is
+        accurate when the mean expected count per cell is large, whatever the
+        number of categories; a discrepancy inside one bin is not seen).
 
     Returns
     -------
@@ -262,7 +297,8 @@ def check_categorical(
     impossible = np.flatnonzero(~support & (args.counts > 0))
     observed = args.counts[support].astype(np.float64)  # [S]
     expected = expected_all[support]  # [S]
-    cells = _pool(observed, expected, args.min_expected)
+    cap = None if max_cells is None else check_int("max_cells", max_cells, minimum=2)
+    cells = _pool(observed, expected, args.min_expected, cap)
     auto_monte_carlo = expected.size >= 2 and cells.observed.size < 2
     samples = args.monte_carlo_samples
     if samples is None and auto_monte_carlo:

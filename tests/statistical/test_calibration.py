@@ -1,16 +1,21 @@
 """Null calibration: on the reference port the gate fails as rarely as it declares.
 
-Over 400 independent master seeds at the quick budget, and 200 at the standard
-budget (two items of 100, so that xdist runs them side by side), three counts
-per item are compared with their declared rates by exact one-sided binomial
-tests, each at level 1e-3 (so this file wrongly fails a correctly calibrated
-gate with probability ≤ 9e-3; the seeds are fixed, so its outcome is
-deterministic):
+Items (each a run of the gate on the reference port over fixed master seeds):
+300 seeds at the quick budget; 2 × 30 seeds at the standard budget's drawn
+cases; 12 seeds of the standard budget's four family cases (run alone, with
+``case=``; each family case rejects at every position, so its tests see the
+residual). Three counts per item are compared with their declared rates by
+exact one-sided binomial tests, each at level 1e-3 (so this file wrongly
+fails a correctly calibrated gate with probability ≤ 4 · 3 · 1e-3 = 1.2e-2;
+the seeds are fixed, so its outcome is deterministic):
 
 - gate failures, declared ≤ PROCEDURE.family_false_positive_rate = 1e-3;
 - runs flagged suspicious at stage 1 (a retry), declared ≤ tail_safety_factor · suspicious_rate = 1e-2;
-- position-0 group-label p-values below 0.05, declared ≤ 0.05 (one per case, so
-  the p-values are independent).
+- stage-1 position-0 group-label p-values below 0.05 (row 0 of each case, so
+  the p-values are independent), declared ≤ 0.05.
+
+Longer runs (every budget, ≥ 200 seeds each, families included) are
+``benchmarks/bench_calibration.py``; they take hours on two cores.
 """
 
 from __future__ import annotations
@@ -20,10 +25,15 @@ import pytest
 from scipy import stats
 
 from pcg_verify import PROCEDURE, run_gate
+from pcg_verify.budgets import BUDGETS, Budget
+from pcg_verify.report import GateReport
 
 pytestmark = pytest.mark.slow  # minutes: kept out of the fast tiers (-m 'not slow')
 
 LEVEL = 1e-3
+STANDARD = BUDGETS["standard"]
+#: The standard budget's drawn cases alone (the same cases and seeds; m counts only them).
+STANDARD_DRAWN = STANDARD.drawn_only()
 
 
 def _not_too_many(count: int, trials: int, rate: float) -> float:
@@ -31,24 +41,45 @@ def _not_too_many(count: int, trials: int, rate: float) -> float:
     return float(stats.binom.sf(count - 1, trials, rate))
 
 
-@pytest.mark.parametrize(("budget", "master_seeds"), [
-    ("quick", range(1000, 1400)), ("standard", range(2000, 2100)), ("standard", range(2100, 2200))])
-def test_null_calibration(budget: str, master_seeds: range) -> None:
-    failures = suspicious = 0
+def _family_runs(seed: int) -> list[GateReport]:
+    first = STANDARD.cases - len(STANDARD.families)
+    return [run_gate(budget=STANDARD, seed=seed, case=i) for i in range(first, STANDARD.cases)]
+
+
+def _runs(budget: str, seed: int) -> list[GateReport]:
+    if budget == "standard-families":
+        return _family_runs(seed)
+    return [run_gate(budget=STANDARD_DRAWN if budget == "standard-drawn" else BUDGETS[budget], seed=seed)]
+
+
+@pytest.mark.parametrize(("budget", "master_seeds", "min_pvalues"), [
+    ("quick", range(1000, 1300), 800), ("standard-drawn", range(2000, 2030), 300),
+    ("standard-drawn", range(2100, 2130), 300), ("standard-families", range(3000, 3012), 48)])
+def test_null_calibration(budget: str, master_seeds: range, min_pvalues: int) -> None:
+    failures = suspicious = runs = 0
     label_pvalues = []
     for seed in master_seeds:
-        report = run_gate(budget=budget, seed=seed)
-        failures += not report.passed
-        suspicious += bool(report.retried_cases)
-        label_pvalues += [t.pvalue for t in report.tests
-                          if t.stage == 1 and t.category == "guarantee" and t.position == 0 and t.row == 0]
-    runs = len(master_seeds)
+        for report in _runs(budget, seed):
+            runs += 1
+            failures += not report.passed
+            suspicious += bool(report.retried_cases)
+            label_pvalues += [t.pvalue for t in report.tests
+                              if t.stage == 1 and t.category == "guarantee" and t.position == 0 and t.row == 0]
     small = int(np.sum(np.array(label_pvalues) < 0.05))
     print(f"{budget}: {runs} runs: {failures} failures, {suspicious} suspicious; "
           f"{small}/{len(label_pvalues)} position-0 p-values < 0.05")
-    assert runs >= 100
+    assert runs >= 30
     assert _not_too_many(failures, runs, PROCEDURE.family_false_positive_rate) > LEVEL, failures
     suspicious_rate = PROCEDURE.tail_safety_factor * PROCEDURE.suspicious_rate
     assert _not_too_many(suspicious, runs, suspicious_rate) > LEVEL, suspicious
-    assert len(label_pvalues) >= 1000
+    assert len(label_pvalues) >= min_pvalues
     assert _not_too_many(small, len(label_pvalues), 0.05) > LEVEL, small
+
+
+def test_the_drawn_budget_keeps_the_standard_cases() -> None:
+    assert isinstance(STANDARD_DRAWN, Budget) and STANDARD_DRAWN.families == ()
+    assert STANDARD_DRAWN.name == "standard-drawn" and BUDGETS["quick"].drawn_only() is BUDGETS["quick"]
+    from pcg_verify.checks import gate_case
+
+    for index in (0, STANDARD_DRAWN.cases - 1):  # the same seeds, the unaligned last drawn case included
+        assert gate_case(STANDARD_DRAWN, 5, index).to_dict() == gate_case(STANDARD, 5, index).to_dict()

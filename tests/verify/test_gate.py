@@ -16,7 +16,7 @@ import torch
 
 from pcg_verify import BUDGETS, PROCEDURE, Budget, Category, Procedure, Verdict, run_gate
 from pcg_verify.cases import case_seed
-from pcg_verify.checks import gate_case, plan_gate, run_stage
+from pcg_verify.checks import gate_case, plan_gate, run_case
 from pcg_verify.planted import dense_port
 from pcg_verify.ports import reference_port
 from pcg_verify.report import MAX_LISTED_FAILURES
@@ -60,15 +60,22 @@ def test_structure_broken_only_in_the_stage_2_row_alone_rerun_fails() -> None:
     assert not report.passed
 
 
-def test_run_stage_checks_structure_of_every_run_in_stage_2() -> None:
-    budget = BUDGETS["quick"]
-    plan = plan_gate(budget, 0)
+def test_run_case_checks_structure_of_every_run_in_stage_2() -> None:
+    plan = plan_gate(BUDGETS["quick"], 0, procedure=Procedure(suspicious_rate=1.0))
     index = min(plan.alone_cases)
-    port = _BreaksWhenRowZeroIsRerunAlone()
-    first = run_stage(port, plan, [index], stage=1)
-    assert first.structure == []
-    second = run_stage(port, plan, [index], stage=2)
-    assert [i for i, _ in second.structure] == [index]
+    result = run_case(_BreaksWhenRowZeroIsRerunAlone(), plan, index)
+    assert result.retried
+    assert len(result.structure) == 1 and "row 0 alone" in result.structure[0] and "stage 2" in result.structure[0]
+
+
+def test_decisions_are_local_to_each_case() -> None:
+    # The whole run and each case run alone reach the same decisions on every test.
+    whole = run_gate("pcg_verify.planted:dense.shared_uniform", budget="quick", seed=4)
+    for index in range(BUDGETS["quick"].cases):
+        alone = run_gate("pcg_verify.planted:dense.shared_uniform", budget="quick", seed=4, case=index)
+        mine = [t for t in whole.tests if t.case_index == index]
+        assert [(t.pvalue, t.adjusted_pvalue, t.rejected) for t in alone.tests] == [
+            (t.pvalue, t.adjusted_pvalue, t.rejected) for t in mine]
 
 
 def test_case_seeds_never_collide_across_master_seeds_and_a_large_budget() -> None:

@@ -1,0 +1,304 @@
+"""Call-pattern checks: what pooling over stacked replicates hides, and how a port is called.
+
+Math follows the paper: q is the target, p the draft. Every check here is
+local to one case (its seeds come from the case's own), exact where it can be
+and a goodness-of-fit test against an exact law otherwise:
+
+* **rows of one call** (:func:`pooled_tests`, category ``batch_invariance``):
+  the accepted lengths (A, A') of rows 2r and 2r + 1 of one call, as
+  (min(A, 2), min(A', 2)) in 9 cells, against the exact product law — rows
+  are independent given the inputs (contract clause 2); and the position-0
+  law of (accepted?, label) of the first and of the last row of every call
+  against its exact law — a row's law does not depend on its index in the
+  call;
+* **first call** (:func:`first_call_differs`, ``determinism``): a case's very
+  first port call, repeated after all its other calls with the same inputs and
+  seed, returns the same outputs (the first call of a fresh process, or of a
+  fresh isolated worker, is no different from a later one: clause 3);
+* **determinism at large B** (:func:`determinism_differs`): two calls of
+  thousands of rows (as many as fit) under one seed agree exactly;
+* **one input under many seeds** (:func:`replay_case`): one fixed input — the
+  case's row 0 with one-hot draft rows, so that the drafts are fixed yet still
+  drawn from p — is called with many generator seeds; the outputs, pooled over
+  the calls, must follow the exact laws (a port that replays random numbers
+  captured per shape returns one output again and again, and fails);
+* **groups changed between calls** (:func:`alternating_groups`): consecutive
+  calls alternate two group structures with identical shapes (the second
+  relabels the tokens of the first by a permutation: same V, M, nnz, sizes,
+  dtypes), each call with a freshly built ``Groups`` object; each call's
+  outputs are checked against its own structure and counted for its own laws
+  (a port caching by object identity or by shape answers with stale groups).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import numpy as np
+import torch
+
+from pcg_core import Groups
+from pcg_verify._evidence import law_checks
+from pcg_verify._experiment import (
+    CHUNK_ENTRIES,
+    PAIR_LEVELS,
+    Observations,
+    _Checker,
+    call_inputs,
+    derived_seed,
+    draft_tokens_for,
+    infer_labels,
+    observe,
+    row_laws,
+)
+from pcg_verify.budgets import Procedure
+from pcg_verify.cases import Case
+from pcg_verify.laws import BlockLaw
+from pcg_verify.ports import Port, PortOutput, PortProtocolError, call_port
+from pcg_verify.report import Category, CellCounts, LawCheck
+from pcg_verify.stats import check_categorical, min_detectable_discrepancy_for_categorical, pooled_cell_count
+
+__all__ = [
+    "DETERMINISM_ROWS",
+    "PATTERN_FAMILIES",
+    "REPLAY_CALLS",
+    "alternating_groups",
+    "determinism_differs",
+    "first_call_differs",
+    "pattern_test_count",
+    "pattern_tests",
+    "pooled_test_count",
+    "pooled_tests",
+    "relabelled_groups",
+    "replay_case",
+]
+
+#: Rows of each determinism call (fewer when the case's rows are large: at most CHUNK_ENTRIES entries).
+DETERMINISM_ROWS = 4096
+#: Generator seeds the one fixed input of :func:`replay_case` is called with.
+REPLAY_CALLS = 64
+#: Rows per call (× B) of the alternating-groups experiment.
+ALTERNATING_ROWS = 16
+#: The family cases that also run the replay and alternating-groups experiments (small and cheap).
+PATTERN_FAMILIES = ("unaligned", "single_row")
+
+
+def _test(category: Category, observed: np.ndarray[Any, Any], probs: np.ndarray[Any, Any], kind: str, *,
+          case_index: int, row: int, position: int, law: str, stage: int, per_test_level: float,
+          false_negative_rate: float, procedure: Procedure) -> LawCheck | None:
+    """One G test of ``observed`` against the exact ``probs``, run and coarsened as
+    :func:`pcg_verify._evidence.law_checks` runs its tests (None with too few samples)."""
+    n = int(observed.sum())
+    max_cells = procedure.max_cells(n)
+    if (n < procedure.min_test_samples
+            or pooled_cell_count(n, probs, min_expected=procedure.min_expected, max_cells=max_cells) < 2):
+        return None
+    result = check_categorical(observed, probs, method="g", min_expected=procedure.min_expected,
+                               max_cells=max_cells)
+    cells = result.n_cells
+    detectable = (min_detectable_discrepancy_for_categorical(n, per_test_level, false_negative_rate, n_cells=cells)
+                  if cells > 1 else 0.0)
+    return LawCheck(category, case_index, row, position, law, stage, n, cells, float(result.statistic),
+                    float(result.pvalue), float(detectable), counts=CellCounts(observed, probs, kind))
+
+
+# ---------------------------------------------------------------------------- what pooling hides
+def _levels(law: BlockLaw) -> np.ndarray[Any, Any]:
+    """Pr(min(A, 2) = j) for j = 0, 1, 2 [PAIR_LEVELS]."""
+    length = law.accepted_length
+    head = length[: PAIR_LEVELS - 1]
+    return np.concatenate([head, [max(0.0, 1.0 - float(head.sum()))]])
+
+
+def _first_position(law: BlockLaw, has_labels: bool) -> np.ndarray[Any, Any]:
+    """Pr(accepted at position 0, K_0 = k) then Pr(rejected there, K_0 = k) [2M] — over tokens [2V]
+    without labels — from the reference joint law of position 0."""
+    joint = law.positions[0]
+    index, size = (joint.group_of, joint.num_groups) if has_labels else (joint.token_of, joint.vocab_size)
+    accept = np.bincount(index, weights=joint.accept, minlength=size)
+    reject = np.bincount(index, weights=joint.reject, minlength=size)
+    cells = np.concatenate([accept, reject])
+    return np.asarray(cells / cells.sum(), dtype=np.float64)
+
+
+def pooled_test_count(case: Case) -> int:
+    """The most tests :func:`pooled_tests` gives for ``case``: B adjacent-pair laws and two row-index laws."""
+    return case.batch + 2
+
+
+def pooled_tests(obs: Observations, laws: list[BlockLaw], *, case_index: int, stage: int, per_test_level: float,
+                 false_negative_rate: float, procedure: Procedure) -> list[LawCheck]:
+    """The adjacent-row and row-index tests of one full-batch experiment (category batch_invariance)."""
+    if obs.call_first is None or obs.call_last is None:
+        return []
+    batch = obs.case.batch
+    test = functools.partial(_test, stage=stage, per_test_level=per_test_level,
+                             false_negative_rate=false_negative_rate, procedure=procedure, case_index=case_index)
+    tests = []
+    for b, pairs in enumerate(obs.pairs):
+        product = np.outer(_levels(laws[b]), _levels(laws[(b + 1) % batch])).ravel()
+        tests.append(test(Category.BATCH_INVARIANCE, pairs, product, "length pair", row=b, position=-1,
+                          law=f"joint law of (min(A, 2), min(A', 2)) of rows 2r, 2r+1 of one call "
+                          f"(case rows {b}, {(b + 1) % batch}) = product law"))
+    what = "label" if obs.has_labels else "token"
+    tests.append(test(Category.BATCH_INVARIANCE, obs.call_first, _first_position(laws[0], obs.has_labels),
+                      "accepted×" + what, row=0, position=0,
+                      law=f"position-0 (accepted?, {what}) law of the first row of every call"))
+    tests.append(test(Category.BATCH_INVARIANCE, obs.call_last, _first_position(laws[batch - 1], obs.has_labels),
+                      "accepted×" + what, row=batch - 1, position=0,
+                      law=f"position-0 (accepted?, {what}) law of the last row of every call"))
+    return [t for t in tests if t is not None]
+
+
+# ---------------------------------------------------------------------------- exact call checks
+def _differs(first: PortOutput, second: PortOutput) -> str | None:
+    for name in ("tokens", "group_ids", "num_accepted"):
+        a, b = getattr(first, name), getattr(second, name)
+        if (a is None) != (b is None) or (a is not None and not bool((a == b).all())):
+            return name
+    return None
+
+
+def first_call_differs(port: Port, case: Case, obs: Observations) -> str | None:
+    """Repeat the experiment's first call (same inputs, same seed) now; a message when the outputs differ.
+
+    Raises :class:`~pcg_verify.ports.PortProtocolError` when the port breaks the contract on the repeat.
+    """
+    if obs.first_call is None:
+        return None
+    drafts, seed, first = obs.first_call
+    again = call_port(port, *call_inputs(obs.case, drafts), obs.case.groups, seed)
+    name = _differs(first, again)
+    if name is None:
+        return None
+    return (f"the first call ({drafts.shape[0]} rows, generator seed {seed}) and its repeat after the case's "
+            f"other calls returned different {name}: the port's answers depend on what ran before")
+
+
+def determinism_rows(case: Case, replicates: int = 1) -> int:
+    """Rows of each determinism call: at least ``replicates`` · B and DETERMINISM_ROWS, but no more than
+    fit in CHUNK_ENTRIES probability entries (and at least B); a multiple of B."""
+    fit = CHUNK_ENTRIES // ((2 * case.gamma + 1) * case.vocab_size)
+    rows = min(max(DETERMINISM_ROWS, replicates * case.batch), fit)
+    return max(case.batch, rows // case.batch * case.batch)
+
+
+def determinism_differs(port: Port, case: Case, seed: int, replicates: int = 1) -> str | None:
+    """Two calls of :func:`determinism_rows` rows with one seed must agree exactly; a message when not.
+
+    Raises :class:`~pcg_verify.ports.PortProtocolError` when the port breaks the contract.
+    """
+    rows = determinism_rows(case, replicates)
+    drafts = draft_tokens_for(case, rows // case.batch, np.random.default_rng(seed))
+    first = call_port(port, *call_inputs(case, drafts), case.groups, seed)
+    second = call_port(port, *call_inputs(case, drafts), case.groups, seed)
+    name = _differs(first, second)
+    return None if name is None else f"two calls of {rows} rows with generator seed {seed} returned different {name}"
+
+
+# ---------------------------------------------------------------------------- one input, many seeds
+def replay_case(case: Case, samples: int) -> Case:
+    """Row 0 of ``case`` with one-hot draft rows (at each position's likeliest draft token), called in
+    REPLAY_CALLS calls of equal rows: every call gets the same input; only the generator seed changes.
+
+    A one-hot p_i makes the drafted token fixed (x_i with p_i(x_i) = 1) and still drawn from p_i, so
+    the block law of the row is exact for the fixed input.
+    """
+    draft = case.draft_probs[:1]
+    onehot = torch.zeros_like(draft)
+    onehot.scatter_(-1, draft.double().argmax(-1, keepdim=True), 1.0)
+    rows = max(1, -(-samples // REPLAY_CALLS))
+    return dataclasses.replace(case, draft_probs=onehot, target_probs=case.target_probs[:1], batch=1,
+                               call_rows=(rows,), description=f"{case.description}; row 0, one-hot drafts, "
+                               f"one input under {REPLAY_CALLS} seeds")
+
+
+# ---------------------------------------------------------------------------- groups changed between calls
+def relabelled_groups(groups: Groups, rng: np.random.Generator) -> Groups:
+    """The structure with token t renamed π(t) for a random permutation π: same V, M, nnz, sizes, dtypes."""
+    vocab = groups.vocab_size
+    perm = rng.permutation(vocab)
+    members = perm[groups.group_members.numpy().astype(np.int64)]
+    weights = groups.group_weights.numpy()
+    ptr = groups.group_ptr.numpy()
+    # from_memberships sorts members within a group and renormalises per token; both keep w[k, π(t)] = w[k, t].
+    return Groups.from_memberships(vocab, ptr, members, weights).validate()
+
+
+def alternating_groups(port: Port, case: Case, laws: tuple[list[BlockLaw], list[BlockLaw]],
+                       other: Groups, *, samples_per_row: int, seed: int) -> tuple[Observations, Observations]:
+    """Calls that alternate ``case.groups`` and ``other`` (ALTERNATING_ROWS · B rows each); the outputs of
+    each structure are checked and counted against that structure's own laws. Structural violations of
+    either end the experiment (recorded in the first observations)."""
+    cases = (case, dataclasses.replace(case, groups=other))
+    rng = np.random.default_rng(seed)
+    per_call = ALTERNATING_ROWS * case.batch
+    calls = max(2, -(-samples_per_row * case.batch // per_call))
+    observations = tuple(Observations(c, samples_per_row, has_labels=True, rows=[]) for c in cases)
+    checkers: list[_Checker | None] = [None, None]
+    for k in range(calls):
+        which = k % 2
+        current, obs = cases[which], observations[which]
+        drafts = draft_tokens_for(current, ALTERNATING_ROWS, rng)
+        try:
+            out = call_port(port, *call_inputs(current, drafts), current.groups, derived_seed(seed, k))
+        except PortProtocolError as error:
+            observations[0].add_violation(1, f"groups alternated between calls: {error}")
+            return observations[0], observations[1]
+        out = infer_labels(current, out)
+        checker = checkers[which]
+        if checker is None:
+            obs.has_labels = out.group_ids is not None
+            checker = checkers[which] = _Checker(current, laws[which], obs.has_labels)
+            obs.rows = [checker.empty_counts() for _ in range(current.batch)]
+        if not checker.check(out, drafts, obs):
+            observations[0].add_violation(obs.violation_count, "groups alternated between calls (structure "
+                                          f"{which}): {obs.violations[0] if obs.violations else ''}")
+            return observations[0], observations[1]
+        checker.count(out, obs)
+    return observations[0], observations[1]
+
+
+def pattern_test_count(case: Case) -> int:
+    """The most tests the replay and alternating-groups experiments give for ``case`` (0 unless a
+    :data:`PATTERN_FAMILIES` case): one row's laws for the replay, every row's laws twice for the alternation."""
+    if case.family not in PATTERN_FAMILIES:
+        return 0
+    per_row = 2 * (case.gamma + 1) + 2
+    return per_row + 2 * case.batch * per_row
+
+
+def _renamed(tests: list[LawCheck], suffix: str) -> list[LawCheck]:
+    return [dataclasses.replace(t, law=f"{t.law} [{suffix}]") for t in tests]
+
+
+def pattern_tests(port: Port, case: Case, *, case_index: int, stage: int, samples_per_row: int, seed: int,
+                  per_test_level: float, false_negative_rate: float,
+                  procedure: Procedure) -> tuple[list[LawCheck], list[str]]:
+    """The replay and alternating-groups experiments of a :data:`PATTERN_FAMILIES` case: their undecided
+    tests and structural violation messages (no tests when there are violations)."""
+    if case.family not in PATTERN_FAMILIES:
+        return [], []
+    checks = functools.partial(law_checks, case_index=case_index, stage=stage, alone=False,
+                               per_test_level=per_test_level, false_negative_rate=false_negative_rate,
+                               procedure=procedure)
+    samples_per_row = max(1, samples_per_row // 2)  # half the case's samples for each experiment
+    fixed = replay_case(case, samples_per_row)
+    fixed_laws = row_laws(fixed)
+    obs = observe(port, fixed, fixed_laws, samples_per_row=samples_per_row, seed=derived_seed(seed, 0))
+    where = f"case {case_index}, stage {stage}"
+    if obs.violation_count:
+        return [], [f"{where} (one input under {REPLAY_CALLS} seeds): {obs.violation_count} violation(s), "
+                    f"e.g. {obs.violations[0]}"]
+    tests = _renamed(checks(obs, fixed_laws), f"one input under {REPLAY_CALLS} seeds")
+    other = relabelled_groups(case.groups, np.random.default_rng(derived_seed(seed, 1)))
+    laws = (row_laws(case), row_laws(dataclasses.replace(case, groups=other)))
+    pair = alternating_groups(port, case, laws, other, samples_per_row=samples_per_row, seed=derived_seed(seed, 2))
+    if pair[0].violation_count:
+        return [], [f"{where}: {pair[0].violation_count} violation(s), e.g. {pair[0].violations[0]}"]
+    for which, (alt_obs, alt_laws) in enumerate(zip(pair, laws, strict=True)):
+        tests += _renamed(checks(alt_obs, alt_laws), f"groups alternated between calls, structure "
+                          f"{which}")
+    return tests, []
