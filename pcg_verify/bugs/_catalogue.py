@@ -1,0 +1,263 @@
+"""The catalogue: mutants of the mutable reference, each one realistic mistake, and equivalent variants.
+
+Math follows the paper: q is the target, p the draft. Every entry is the
+sparse reference of :mod:`pcg_verify.bugs._reference` with one switch set.
+A :class:`Mutant` names the real bug class it stands for, says what it does
+and how the gate can see it, which categories are expected to kill it, and
+what the gate's cases must contain for that (``needs``: a mutant whose
+mistake only shows at scale survives a budget without such cases).
+Equivalent variants are different but valid implementations: the gate must
+pass them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType, SimpleNamespace
+from typing import Any
+
+import torch
+
+from pcg_core import Groups
+from pcg_core.errors import InvalidArgumentError, InvalidTypeError
+from pcg_verify.bugs._reference import (
+    DEGREE_CAP,
+    FLAWS,
+    GAMMA_SLOTS,
+    MEMBER_CAP,
+    RESIDUAL_FLOOR,
+    SMALL_BATCH,
+    TILE,
+    Switches,
+    reference_sampler,
+)
+from pcg_verify.report import Category
+
+__all__ = ["CATALOGUE", "EQUIVALENTS", "Mutant", "MutantPort", "equivalents", "mutant_port", "mutants", "reference"]
+
+G, C, A, BO, BI, S, D = (Category.GUARANTEE, Category.CONFORMANCE, Category.ACCEPTANCE, Category.BONUS,
+                         Category.BATCH_INVARIANCE, Category.STRUCTURE, Category.DETERMINISM)
+LAWS = (G, C, A, BO)
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One entry of the catalogue.
+
+    name : str
+        How the CLI and the score table name it (``pcg_verify.bugs:mutants.<name>``).
+    bug_class : str
+        The real bug class it stands for (issue 8's list).
+    description : str
+        What it does wrong, and how the gate can see it.
+    expected : tuple of Category
+        The categories expected to kill it (empty for an equivalent).
+    switches : Switches
+        The reference's configuration.
+    needs : str
+        What the gate's cases must contain to see it ("" when any overlap, rejection or batch does).
+    equivalent : bool
+        A valid variant that the gate must pass.
+    """
+
+    name: str
+    bug_class: str
+    description: str
+    expected: tuple[Category, ...]
+    switches: Switches
+    needs: str = ""
+    equivalent: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "bug_class": self.bug_class, "description": self.description,
+                "expected": [str(c) for c in self.expected], "needs": self.needs, "equivalent": self.equivalent}
+
+
+def _mutant(name: str, bug_class: str, description: str, expected: tuple[Category, ...], needs: str = "",
+            **switches: Any) -> Mutant:
+    return Mutant(name, bug_class, description, expected, Switches(flaw=name, **switches), needs)
+
+
+_EXACT = "exact"  # residual mistakes live in the exact residual (thinning never samples a negative mass)
+
+_MUTANTS = (
+    _mutant("ratio_inverted", "ratio inverted",
+            "accepts with min(1, P_c(K)/Q_c(K)) instead of min(1, Q_c(K)/P_c(K)): the labels follow the wrong law",
+            (G, C, A)),
+    _mutant("token_mass_ratio", "token masses in the ratio",
+            "accepts with the drafted token's own masses, min(1, q(x)/p(x)), then the coarse residual: the label "
+            "law is neither PCG's nor standard speculative decoding's", (G, C, A)),
+    _mutant("label_uniform", "label uniform instead of by w",
+            "draws the proposal label K uniformly from S(x), ignoring w[k, x]; identical under equal weights, "
+            "wrong for uneven ones", (G, C), needs="uneven weights"),
+    _mutant("weights_unnormalised", "weights not normalised per token",
+            "computes P_c and Q_c as plain group sums (w = 1): a token in N groups counts N times, so every "
+            "ratio with overlapping groups is off", (G, C, A), needs="overlapping groups"),
+    _mutant("overlap_as_partition", "overlap treated as a partition (first group only)",
+            "gives every token its first group only (proposal, thinning and bonus labels): Pr(K = k) is no "
+            "longer P_c(k) when groups overlap", (G, C, A), needs="overlapping groups"),
+    _mutant("residual_unclamped", "residual unclamped",
+            "samples the residual label from Q_c − P_c without clamping at 0: a CDF with negative steps",
+            (G, C), residual=_EXACT),
+    _mutant("residual_unnormalised", "residual unnormalised",
+            "searches the residual's CDF with u instead of u · Σ[Q_c − P_c]_+: whenever u exceeds the total "
+            "the last group with residual mass is emitted", (G, C), residual=_EXACT),
+    _mutant("residual_floored", "residual floored",
+            f"floors the residual at {RESIDUAL_FLOOR:g} ('avoid exact zeros'): every group keeps some mass, "
+            "so a rejection can emit a label with Q_c = 0, an impossible label that the structure check sees",
+            (S, G, C), needs="groups with Q_c = 0 and rejections", residual=_EXACT),
+    _mutant("residual_token_level", "residual at token level",
+            "on rejection draws the token from standard speculative decoding's [q − p]_+ and its label from "
+            "w[·, t]: the label law is not Q_c", (G, C)),
+    _mutant("residual_from_draft", "residual from p",
+            "draws the residual label from [P_c − Q_c]_+ (the letters swapped): labels of groups the target "
+            "never reaches, often with Q_c = 0 (structure)", (G, C, S), residual=_EXACT),
+    _mutant("thinning_keep_token_masses", "thinning with a wrong keep rule",
+            "keeps a thinning proposal with probability max(0, 1 − p(y)/q(y)) (token masses) instead of "
+            "max(0, 1 − P_c(k)/Q_c(k))", (G, C)),
+    _mutant("thinning_cap_without_fallback", "thinning cap without exact fallback",
+            "stops thinning after 4 trials and returns the last proposal (y, k) instead of falling back to "
+            "the exact residual: biased towards Q_c where the residual is rare", (G, C)),
+    _mutant("residual_token_outside_group", "rejected token drawn from q outside the group",
+            "on rejection draws the token from q over the whole vocabulary instead of q(t | k): the token is "
+            "often not a member of its label (structure)", (S, C)),
+    _mutant("residual_token_mode", "within-group token collapsed to the mode",
+            "on rejection emits the likeliest member of the residual group instead of t ~ q(t | k): the labels "
+            "keep the guarantee, the tokens do not follow the reference law", (C,)),
+    _mutant("bonus_from_draft", "bonus from the draft",
+            "draws the bonus token from the draft's last row p_γ instead of q_{γ+1}", (BO, G, C, S)),
+    _mutant("bonus_wrong_row", "bonus from the wrong row",
+            "draws the bonus token from q_γ (the last drafted position) instead of q_{γ+1}", (BO, G, C, S)),
+    _mutant("bonus_after_rejection", "bonus after a rejection",
+            "also writes a bonus token after the replacement of a rejected draft: the block emits A + 2 "
+            "tokens, and the padding check sees a token after the end", (S,)),
+    _mutant("continue_after_rejection", "continuing after a rejection",
+            "counts every accepted draft (a sum) instead of those before the first rejection (a cumulative "
+            "product): blocks run on past a rejection", (A, G, C)),
+    _mutant("uniform_reused", "one uniform reused",
+            "uses one uniform both to pick the proposal label and to accept it: the accept decision "
+            "depends on which group was picked", (G, C, A), needs="overlapping groups"),
+    _mutant("rows_mixed", "rows mixed",
+            "indexes the flattened target [B·(γ+1), V] with the draft's stride b·γ + i: every row after the "
+            "first reads another row's target", (G, C, A, BO, S, BI), needs="B ≥ 2 with distinct rows"),
+    _mutant("seed_ignored", "seed ignored (a fixed internal seed)",
+            "draws from its own generator seeded with 0 on every call: deterministic, but every call replays "
+            "the same uniforms, so the same input under many seeds gives one answer (replay detection)",
+            (*LAWS, BI), needs="the same input under many seeds, or many calls per case"),
+    _mutant("zero_uniform_accept", "`<=` against a uniform that can be 0",
+            "accepts iff u · P_c ≤ Q_c with u drawn at bfloat16 resolution (u = 0 about once in 500): a label "
+            "with Q_c(K) = 0 is accepted, an impossible label the structure check sees",
+            (S,), needs="a drafted group with Q_c = 0"),
+    _mutant("zero_uniform_inverse_cdf", "inverse CDF that returns a zero-mass index at u = 0",
+            "draws the bonus token with bfloat16 uniforms and a left-closed search: at u = 0 it returns id 0 "
+            "even when q_{γ+1}(0) = 0, an impossible token the structure check sees", (S,),
+            needs="a bonus row with q(0) = 0"),
+    _mutant("cdf_float16", "masses in float16",
+            "accumulates token CDFs (bonus, thinning) in float16: past about 2,000 ids the small masses round "
+            "away and the CDF stalls", (BO, C, G), needs="large vocabularies"),
+    _mutant("token_ids_16bit", "16-bit token ids",
+            "keeps drafted ids in a 16-bit buffer: ids past 65,535 wrap, so the label comes from another "
+            "token's groups (structure: the token is not a member)", (S, G, C, A), needs="ids > 65,535"),
+    _mutant("group_ids_16bit", "16-bit group indices",
+            "keeps labels in a 16-bit buffer: group ids past 65,535 wrap (structure: the token is not a member)",
+            (S, G), needs="> 65,536 groups"),
+    _mutant("member_cap", "member cap",
+            f"reads only the first {MEMBER_CAP} members of a group (a fixed-width gather): coarse masses and "
+            "within-group draws miss the rest (a group whose first members have no mass yields a zero-mass "
+            "token: structure)", (G, C, A, S), needs=f"groups of > {MEMBER_CAP} members"),
+    _mutant("degree_cap", "degree cap",
+            f"reads only the first {DEGREE_CAP} groups of a token: the labels of hub tokens never reach their "
+            "other groups", (G, C), needs=f"tokens in > {DEGREE_CAP} groups"),
+    _mutant("tile_tail_dropped", "dropped tile tail",
+            f"works over the vocabulary in tiles of {TILE} ids and drops the partial last tile: ids past the last "
+            f"multiple of {TILE} add nothing to coarse masses (a drafted tail id has P_c = Q_c = 0 and is "
+            "always rejected) and are never drawn as bonus or thinning tokens", (G, C, A, BO),
+            needs=f"V > {TILE}, not a multiple of {TILE}"),
+    _mutant("gamma_buffer", "fixed-size γ buffer",
+            f"keeps the proposal labels in a ring of {GAMMA_SLOTS} slots: position i + {GAMMA_SLOTS} overwrites "
+            "position i, whose emitted label then belongs to another draft's groups (structure: the token is "
+            "not a member)", (S, G, C), needs=f"γ > {GAMMA_SLOTS}"),
+    _mutant("small_batch_fast_path", "small-batch fast path",
+            f"for B < {SMALL_BATCH} takes a 'decode' path that is standard speculative decoding (token ratio, "
+            "token residual, labels from w): token-exact, so the guarantee holds, but not PCG's law",
+            (C, A, BI), needs=f"port calls with B < {SMALL_BATCH}"),
+    _mutant("cache_by_shape", "state kept between calls (cache keyed by shape)",
+            "keeps the bonus CDF between calls, keyed by the input's shape: a later call with the same shape "
+            "and other probabilities draws from the stale CDF", (BO, C, G, S, D),
+            needs="two calls with one shape and different probabilities"),
+    _mutant("cache_by_groups_id", "state kept between calls (cache keyed by id(groups))",
+            "keeps the groups' index arrays between calls, keyed by id(groups): a freed Groups object's id is "
+            "reused by the next one, whose stale arrays then give wrong memberships (structure)", (S, G, C, D),
+            needs="Groups objects freed and recreated between calls"),
+    _mutant("inputs_written", "inputs written",
+            "writes its −1 padding into draft_tokens (an output buffer that aliases the input): the gate "
+            "compares its copies after every call", (S,)),
+)
+
+_EQUIVALENTS = (
+    Mutant("exact_residual", "exact residual instead of thinning",
+           "draws every residual label from the exact [Q_c − P_c]_+ over all groups (a sparse matvec)", (),
+           Switches(residual="exact"), equivalent=True),
+    Mutant("rng_reordered", "a different valid RNG stream",
+           "draws the accept uniforms before the label uniforms, position-major, and the final-token pair "
+           "transposed: other draws, the same law", (), Switches(stream="reordered"), equivalent=True),
+    Mutant("thinning_draw_emitted", "emitting the thinning draw",
+           "emits the accepted thinning proposal y with its label k (given k, y has law q(t | k)) instead of a "
+           "fresh within-group draw", (), Switches(emit_thinning_draw=True), equivalent=True),
+    Mutant("float32_path", "a valid float32 path",
+           "computes masses and draws uniforms in float32 (strict comparisons, right-searched CDFs)", (),
+           Switches(dtype=torch.float32), equivalent=True),
+    Mutant("batch_chunked", "rows verified in chunks",
+           "verifies the batch 1,000 rows at a time with one generator: other draws, the same law", (),
+           Switches(chunk_rows=1000), equivalent=True),
+)
+
+#: Every mutant, by name: each must be killed by the gate in one of its expected categories.
+CATALOGUE: MappingProxyType[str, Mutant] = MappingProxyType({m.name: m for m in _MUTANTS})
+#: Every equivalent variant, by name: each must pass the gate.
+EQUIVALENTS: MappingProxyType[str, Mutant] = MappingProxyType({m.name: m for m in _EQUIVALENTS})
+assert set(CATALOGUE) == set(FLAWS), "every flaw of the reference is in the catalogue, and nothing else"
+
+
+class MutantPort:
+    """A port (the port contract) running the reference with one entry's switches.
+
+    Each instance carries its own state, so the ``cache_by_*`` mutants start
+    empty in every fresh port (:func:`mutant_port`).
+    """
+
+    def __init__(self, entry: Mutant | None, qualname: str | None = None) -> None:
+        self.entry = entry
+        self.switches = Switches() if entry is None else entry.switches
+        self.state: dict[str, Any] = {}
+        self.__module__ = "pcg_verify.bugs"  # so that a replay line can name the namespace entry
+        if qualname is not None:
+            self.__qualname__ = qualname
+
+    def __call__(self, draft_tokens: torch.Tensor, draft_probs: torch.Tensor, target_probs: torch.Tensor,
+                 groups: Groups, *, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return reference_sampler(draft_tokens, draft_probs, target_probs, groups, generator=generator,
+                                 switches=self.switches, state=self.state)
+
+    def __repr__(self) -> str:
+        return f"MutantPort({'reference' if self.entry is None else self.entry.name})"
+
+
+def mutant_port(name: str) -> MutantPort:
+    """A fresh port for catalogue entry or equivalent ``name`` (``"reference"``: the unmutated base)."""
+    if not isinstance(name, str):
+        raise InvalidTypeError("name", name, "must be a str")
+    if name == "reference":
+        return MutantPort(None)
+    entry = CATALOGUE.get(name) or EQUIVALENTS.get(name)
+    if entry is None:
+        raise InvalidArgumentError("name", name, "must be 'reference' or a name in CATALOGUE or EQUIVALENTS",
+                                   "pcg-verify bugs --list prints them")
+    return MutantPort(entry)
+
+
+#: For the command line: ``pcg-verify check pcg_verify.bugs:mutants.ratio_inverted`` fails,
+#: ``pcg_verify.bugs:equivalents.exact_residual`` and ``pcg_verify.bugs:reference`` pass.
+mutants = SimpleNamespace(**{n: MutantPort(m, f"mutants.{n}") for n, m in CATALOGUE.items()})
+equivalents = SimpleNamespace(**{n: MutantPort(m, f"equivalents.{n}") for n, m in EQUIVALENTS.items()})
+reference = MutantPort(None, "reference")
