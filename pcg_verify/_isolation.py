@@ -24,15 +24,14 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from pcg_core import Groups
 from pcg_core.errors import InvalidArgumentError
+from pcg_verify._process import StderrLog, describe_exit
 from pcg_verify.ports import PortProtocolError, describe_exception, load_port, run_contained
 
 __all__ = ["DEFAULT_CALL_TIMEOUT", "DEFAULT_START_TIMEOUT", "IsolatedPort"]
@@ -41,8 +40,6 @@ __all__ = ["DEFAULT_CALL_TIMEOUT", "DEFAULT_START_TIMEOUT", "IsolatedPort"]
 DEFAULT_CALL_TIMEOUT = 60.0
 #: Seconds a fresh worker may take to import torch and load the port.
 DEFAULT_START_TIMEOUT = 120.0
-#: stderr lines of a dead worker quoted in the verdict.
-STDERR_LINES = 8
 _GROUP_FIELDS = ("group_ptr", "group_members", "group_weights", "token_ptr", "token_groups", "token_weights")
 
 
@@ -59,16 +56,30 @@ def _groups_from_payload(payload: dict[str, Any]) -> Groups:
                   params=payload["params"], **arrays)
 
 
+def _array(tensor: torch.Tensor) -> tuple[str, Any]:
+    """A tensor as (dtype name, NumPy array); bfloat16, which NumPy lacks, travels as its int16 bits."""
+    tensor = tensor.detach().cpu()
+    if tensor.dtype == torch.bfloat16:
+        return ("bfloat16", tensor.contiguous().view(torch.int16).numpy())
+    return (str(tensor.dtype).removeprefix("torch."), tensor.numpy())
+
+
+def _tensor(item: tuple[str, Any]) -> torch.Tensor:
+    name, array = item
+    tensor = torch.from_numpy(array)
+    return tensor.view(torch.bfloat16) if name == "bfloat16" else tensor
+
+
 def _pack(value: Any) -> tuple[str, Any]:
     """Tensors travel as NumPy arrays, marked, so that a port returning NumPy is still seen doing so."""
     if isinstance(value, torch.Tensor):
-        return ("tensor", value.detach().cpu().numpy())
+        return ("tensor", _array(value))
     return ("value", value)
 
 
 def _unpack(item: tuple[str, Any]) -> Any:
     kind, value = item
-    return torch.from_numpy(value) if kind == "tensor" else value
+    return _tensor(value) if kind == "tensor" else value
 
 
 def _worker(conn: multiprocessing.connection.Connection, spec: str, stderr_path: str, threads: int) -> None:
@@ -89,8 +100,8 @@ def _worker(conn: multiprocessing.connection.Connection, spec: str, stderr_path:
             return
         tokens, draft_probs, target_probs, payload, seed = request
         try:
-            result = run_contained(port, torch.from_numpy(tokens), torch.from_numpy(draft_probs),
-                                   torch.from_numpy(target_probs), _groups_from_payload(payload), seed)
+            result = run_contained(port, _tensor(tokens), _tensor(draft_probs), _tensor(target_probs),
+                                   _groups_from_payload(payload), seed)
             if isinstance(result, tuple):
                 answer: Any = ("tuple", [_pack(v) for v in result])
             elif all(hasattr(result, n) for n in ("tokens", "group_ids", "num_accepted")):
@@ -132,7 +143,8 @@ class IsolatedPort:
         self.__qualname__ = spec
         self._process: Any = None
         self._conn: multiprocessing.connection.Connection | None = None
-        self._stderr = Path(tempfile.mkstemp(prefix="pcg-port-", suffix=".stderr")[1])
+        self._stderr_log = StderrLog(prefix="pcg-port-")
+        self._stderr = self._stderr_log.path
         self.starts = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -191,23 +203,12 @@ class IsolatedPort:
 
     # ------------------------------------------------------------------ calls
     def _stderr_tail(self) -> str:
-        try:
-            lines = self._stderr.read_text(errors="replace").splitlines()[-STDERR_LINES:]
-        except OSError:
-            return ""
-        return "" if not lines else "; its last stderr lines:\n" + "\n".join(f"        {line}" for line in lines)
+        return self._stderr_log.tail()
 
     def _died(self, waiting_for: str) -> PortProtocolError:
         process = self._process
         process.join(5.0)
-        code = process.exitcode
-        if code is None:
-            what = "stopped answering"
-        elif code < 0:
-            what = f"was killed by signal {signal.Signals(-code).name}"
-        else:
-            what = f"exited with status {code}"
-        error = PortProtocolError(f"the port's worker process {what} while {waiting_for} "
+        error = PortProtocolError(f"the port's worker process {describe_exit(process.exitcode)} while {waiting_for} "
                                   f"(a port must return, not exit){self._stderr_tail()}")
         self.stop()
         return error
@@ -247,7 +248,7 @@ class IsolatedPort:
         # The gate hands every call a fresh generator: its seed recreates the same stream in the worker,
         # so an isolated port returns exactly what it returns in-process.
         seed = generator.initial_seed()
-        request = (draft_tokens.numpy(), draft_probs.numpy(), target_probs.numpy(), _groups_payload(groups), seed)
+        request = (_array(draft_tokens), _array(draft_probs), _array(target_probs), _groups_payload(groups), seed)
         try:
             self._conn.send(request)
         except (OSError, ValueError):

@@ -1,0 +1,212 @@
+"""Child processes the gate must never wait on without a limit: what the worker and the exec port share.
+
+* :class:`StderrLog`: a temporary file a child writes its stderr to, so a
+  verdict can quote its last lines without a pipe that could fill up;
+* :func:`describe_exit`: an exit status or a signal, in words;
+* :class:`PipeProcess`: a program whose stdin and stdout are pipes, written and
+  read through ``poll`` with a deadline, never a blocking call. While a request
+  is being written, whatever the child already writes to stdout is read too,
+  so a child that answers early or floods stdout cannot deadlock the gate. The
+  child runs in a session of its own: Ctrl-C in the terminal reaches the gate
+  only, and a kill reaches the child's own children as well.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["STDERR_LINES", "PipeClosed", "PipeProcess", "PipeTimeout", "StderrLog", "describe_exit"]
+
+#: stderr lines of a dead child quoted in a verdict.
+STDERR_LINES = 8
+#: Bytes moved per read or write system call (the pipes are grown to this size where the OS allows it).
+_IO_CHUNK = 1 << 20
+#: Bytes of stdout a child may write before its request is fully sent; beyond it stdout is left unread.
+_EARLY_OUTPUT_LIMIT = 1 << 20
+_F_SETPIPE_SZ = 1031  # Linux fcntl command; elsewhere the pipes keep their default size
+
+
+def describe_exit(returncode: int | None) -> str:
+    """``"exited with status 3"``, ``"was killed by signal SIGSEGV"``, or ``"stopped answering"`` (still running)."""
+    if returncode is None:
+        return "stopped answering"
+    if returncode < 0:
+        try:
+            return f"was killed by signal {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited with status {returncode}"
+
+
+class StderrLog:
+    """A temporary file for a child's stderr; :meth:`tail` quotes its last lines."""
+
+    def __init__(self, prefix: str = "pcg-port-") -> None:
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=".stderr")
+        os.close(fd)
+        self.path = Path(name)
+
+    def reset(self) -> None:
+        """Empty the file (before a fresh child starts)."""
+        self.path.write_bytes(b"")
+
+    def tail(self, lines: int = STDERR_LINES) -> str:
+        """``"; its last stderr lines:"`` and the lines, indented, or ``""`` when it wrote nothing."""
+        try:
+            last = self.path.read_text(errors="replace").splitlines()[-lines:]
+        except OSError:
+            return ""
+        return "" if not last else "; its last stderr lines:\n" + "\n".join(f"        {line}" for line in last)
+
+    def close(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+class PipeTimeout(Exception):
+    """The deadline passed before the child read or wrote what was expected."""
+
+
+class PipeClosed(Exception):
+    """The child closed its end of a pipe (usually: it exited)."""
+
+
+class PipeProcess:
+    """A program run with stdin and stdout as pipes and stderr into a :class:`StderrLog`.
+
+    Every method that waits takes ``until``, a :func:`time.monotonic` instant,
+    and raises :class:`PipeTimeout` when it passes; :class:`PipeClosed` when the
+    child closes a pipe. ``OSError`` from the constructor means the program
+    could not be started (not found, not executable).
+    """
+
+    def __init__(self, argv: Sequence[str], stderr: StderrLog) -> None:
+        with open(stderr.path, "ab") as err:
+            self.popen = subprocess.Popen(list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                                          bufsize=0, close_fds=True, start_new_session=True)
+        assert self.popen.stdin is not None and self.popen.stdout is not None
+        self._in, self._out = self.popen.stdin.fileno(), self.popen.stdout.fileno()
+        for fd in (self._in, self._out):
+            os.set_blocking(fd, False)
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                import fcntl
+
+                fcntl.fcntl(fd, _F_SETPIPE_SZ, _IO_CHUNK)
+        self._pending = bytearray()  # stdout bytes read but not consumed
+        self._eof = False
+
+    # ------------------------------------------------------------------ reading
+    def _read_some(self) -> None:
+        try:
+            data = os.read(self._out, _IO_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if data:
+            self._pending += data
+        else:
+            self._eof = True
+
+    def _poll(self, until: float, *, read: bool, write: bool) -> tuple[bool, bool]:
+        """Wait until stdout has data (``read``) or stdin takes more (``write``); which of them is ready.
+
+        ``poll``, not ``select``: descriptors above 1024 are common in a busy test process.
+        """
+        wait = until - time.monotonic()
+        if wait <= 0:
+            raise PipeTimeout
+        poller = select.poll()
+        if read:
+            poller.register(self._out, select.POLLIN)
+        if write:
+            poller.register(self._in, select.POLLOUT)
+        events = dict(poller.poll(max(1, int(wait * 1000))))
+        return bool(events.get(self._out, 0)), bool(events.get(self._in, 0))
+
+    def _wait_readable(self, until: float) -> None:
+        readable, _ = self._poll(until, read=True, write=False)
+        if readable:
+            self._read_some()
+
+    def read_line(self, max_bytes: int, until: float) -> bytes:
+        """The next line, without its ``\\n``; ``ValueError`` (with the start of it) past ``max_bytes``."""
+        while True:
+            end = self._pending.find(b"\n", 0, max_bytes + 1)
+            if end >= 0:
+                line = bytes(self._pending[:end])
+                del self._pending[: end + 1]
+                return line
+            if len(self._pending) > max_bytes:
+                raise ValueError(bytes(self._pending[:80]))
+            if self._eof:
+                raise PipeClosed
+            self._wait_readable(until)
+
+    def read_exact(self, n: int, until: float) -> bytearray:
+        """Exactly ``n`` bytes (a writable buffer, so NumPy views of it are writable too)."""
+        while len(self._pending) < n:
+            if self._eof:
+                raise PipeClosed
+            self._wait_readable(until)
+        data = self._pending[:n]
+        del self._pending[:n]
+        return data
+
+    # ------------------------------------------------------------------ writing
+    def send(self, frames: Sequence[bytes | memoryview], until: float) -> None:
+        """Write every frame, in order; read stdout meanwhile so the child can never block us both."""
+        views = [memoryview(f).cast("B") for f in frames if len(f)]
+        while views:
+            watch = not self._eof and len(self._pending) < _EARLY_OUTPUT_LIMIT
+            readable, writable = self._poll(until, read=watch, write=True)
+            if readable:
+                self._read_some()
+            if not writable:
+                continue
+            try:
+                written = os.write(self._in, views[0][:_IO_CHUNK])
+            except BlockingIOError:
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                raise PipeClosed from None
+            views[0] = views[0][written:]
+            if not len(views[0]):
+                views.pop(0)
+
+    # ------------------------------------------------------------------ ending
+    def exit_status(self, wait: float) -> int | None:
+        """The child's return code, waiting up to ``wait`` seconds; None while it still runs."""
+        try:
+            return self.popen.wait(wait)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill(self) -> None:
+        """SIGKILL the child's whole session, reap it, close the pipes."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            self.popen.kill()
+        self.popen.wait()
+        for stream in (self.popen.stdin, self.popen.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+    def close(self, goodbye: bytes, grace: float = 1.0) -> None:
+        """Send ``goodbye`` if the pipe takes it at once, close stdin, give the child ``grace`` seconds, kill."""
+        with contextlib.suppress(OSError, ValueError):
+            os.write(self._in, goodbye)
+        if self.popen.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.popen.stdin.close()
+        self.exit_status(grace)
+        self.kill()

@@ -1,0 +1,417 @@
+"""Ports in any language: a program that speaks the pcg-port protocol over stdin and stdout.
+
+Math follows the paper: q is the target, p the draft. docs/protocol.md is the
+protocol's specification; this module is the gate's side of it.
+
+:class:`ExecPort` has the port contract (``docs/port-contract.md``), so the
+gate calls it like any port. It runs **one** long-lived process per gate run,
+sends each distinct groups object once (``GROUPS`` with an id, then requests
+that name the id), and turns everything the program does instead of a
+well-formed answer into a :class:`~pcg_verify.ports.PortProtocolError` (a
+structural failure of the case), naming it:
+
+* it **crashed**: its exit status or signal and its last stderr lines;
+* it did not answer within ``call_timeout`` seconds (or the run's
+  ``deadline`` passed): it is killed;
+* a **malformed** response (not the header the protocol defines, an
+  unknown or repeated array, a missing ``tokens`` or ``num_accepted``);
+* **wrong shapes or dtypes** (every output is int64: ``tokens [B, γ+1]``,
+  ``group_ids [B, γ+1]``, ``num_accepted [B]``);
+* **ids out of range** (a token outside ``[-1, V)``, a label outside
+  ``[-1, M)``, ``num_accepted`` outside ``[0, γ]``);
+* an ``ERROR`` line, the program's own refusal.
+
+After any failure but the last the process is killed (its stream can no
+longer be trusted) and the next call starts a fresh one, so one bad case
+never poisons the next. A failure to start the **first** time (the program
+is missing, exits, stays silent or sends a bad handshake) raises
+:class:`~pcg_core.errors.InvalidArgumentError`: the gate could not run.
+
+Spec strings: ``exec:CMD ARGS…`` (split like a POSIX shell, with
+:func:`shlex.split`) loads an ExecPort wherever a port spec is accepted
+(``pcg-verify check 'exec:./pcg_port --flag'``, ``--exec './pcg_port
+--flag'``, :func:`~pcg_verify.ports.load_port`, ``run_gate``).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import shlex
+import time
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from pcg_core import Groups
+from pcg_core.errors import InvalidArgumentError, InvalidTypeError
+from pcg_core.validation import check_groups, check_real, check_verify_inputs
+from pcg_verify._isolation import DEFAULT_CALL_TIMEOUT
+from pcg_verify._process import PipeClosed, PipeProcess, PipeTimeout, StderrLog, describe_exit
+from pcg_verify._wire import (
+    MAGIC,
+    MAX_LINE,
+    MAX_LIVE_GROUPS,
+    PROTOCOL_VERSION,
+    Hello,
+    WireError,
+    groups_frames,
+    parse_array_header,
+    parse_hello,
+    payload_size,
+    request_frames,
+    wire_groups,
+)
+from pcg_verify.ports import PortProtocolError
+
+__all__ = ["DEFAULT_EXEC_START_TIMEOUT", "EXEC_PREFIX", "ExecPort", "parse_exec_spec"]
+
+#: A port spec starting with this runs a program: ``exec:CMD ARGS…``.
+EXEC_PREFIX = "exec:"
+#: Seconds a fresh process may take to send its handshake.
+DEFAULT_EXEC_START_TIMEOUT = 30.0
+#: Seconds a process that closed its stdout gets to exit before it is killed (its status is then reported).
+_EXIT_WAIT = 5.0
+_OUTPUTS = ("tokens", "group_ids", "num_accepted")
+
+
+def parse_exec_spec(spec: str) -> list[str]:
+    """``exec:CMD ARGS…`` → the argument vector, split with :func:`shlex.split`.
+
+    >>> parse_exec_spec("exec:./pcg_port --seed-offset 3")
+    ['./pcg_port', '--seed-offset', '3']
+    """
+    if not isinstance(spec, str) or not spec.startswith(EXEC_PREFIX):
+        raise InvalidArgumentError("port", spec, f"an external port spec starts with {EXEC_PREFIX!r}")
+    return _argv("port", spec, spec[len(EXEC_PREFIX):])
+
+
+def _argv(name: str, value: str, command: str) -> list[str]:
+    """``command`` split like a shell line; errors blame ``name=value`` (the spec, or the command itself)."""
+    try:
+        argv = shlex.split(command)
+    except ValueError as error:  # an unclosed quote
+        raise InvalidArgumentError(name, value, f"cannot be split like a shell line: {error}") from None
+    if not argv:
+        raise InvalidArgumentError(name, value, "names no program", "give CMD ARGS..., e.g. exec:./pcg_port")
+    return argv
+
+
+def seed_of(generator: torch.Generator) -> int:
+    """The request's 64-bit seed: the generator's own seed while it is fresh (so a port gets exactly the
+    seed the gate chose, as an in-process port would), else 63 random bits drawn from it."""
+    seed = int(generator.initial_seed())
+    fresh = torch.Generator(device=generator.device).manual_seed(seed)
+    if torch.equal(generator.get_state(), fresh.get_state()):
+        return seed
+    return int(torch.randint(0, 2**63 - 1, (1,), generator=generator, device=generator.device).item())
+
+
+class _Session:
+    """The live process and its stderr log; closed by :meth:`ExecPort.close` or when the port is collected."""
+
+    def __init__(self) -> None:
+        self.process: PipeProcess | None = None
+        self.stderr = StderrLog(prefix="pcg-exec-port-")
+
+    def discard(self) -> None:
+        """Kill the process (after a failure: its stream cannot be trusted any more)."""
+        if self.process is not None:
+            process, self.process = self.process, None
+            process.kill()
+
+    def close(self) -> None:
+        if self.process is not None:
+            process, self.process = self.process, None
+            process.close(b"BYE\n")
+        self.stderr.close()
+
+
+class _StartError(Exception):
+    pass
+
+
+class _RefusedError(PortProtocolError):
+    """The program answered ``ERROR <rid> <message>``: a failure of the call; the stream is still in step."""
+
+
+class ExecPort:
+    """A port that is a program speaking the pcg-port protocol (docs/protocol.md) on stdin/stdout.
+
+    Parameters
+    ----------
+    command : str or sequence of str
+        The program and its arguments: a shell-like line (split with
+        :func:`shlex.split`, no shell runs) or an argument vector.
+    call_timeout : float
+        Seconds one request may take (sending it and reading the answer)
+        before the process is killed; default 60.
+    start_timeout : float
+        Seconds a fresh process may take to send its handshake; default 30.
+    deadline : float, optional
+        Seconds the whole run may take, counted from construction; every
+        wait stops at it.
+
+    Attributes
+    ----------
+    spec : str
+        ``exec:`` and the command: what ``pcg-verify check`` and the replay lines take.
+    hello : Hello or None
+        The last handshake: protocol version, port name, accepted dtypes, devices.
+    starts, requests, groups_sent : int
+        Processes started, requests sent, ``GROUPS`` messages sent (one per
+        distinct groups object per process).
+
+    Examples
+    --------
+    The port lives as long as the object (or the ``with`` block); the gate
+    calls it like any Python port::
+
+        with ExecPort("./pcg_port", call_timeout=10) as port:
+            report = run_gate(port, budget="standard")
+    """
+
+    def __init__(self, command: str | Sequence[str], *, call_timeout: float = DEFAULT_CALL_TIMEOUT,
+                 start_timeout: float = DEFAULT_EXEC_START_TIMEOUT, deadline: float | None = None) -> None:
+        if isinstance(command, str):
+            self.spec = EXEC_PREFIX + command
+            self.argv = _argv("command", command, command)
+        elif isinstance(command, Sequence) and command and all(isinstance(a, str) for a in command):
+            self.argv = list(command)
+            self.spec = EXEC_PREFIX + shlex.join(self.argv)
+        else:
+            raise InvalidTypeError("command", command, "must be a command line (str) or a non-empty list of str")
+        self.call_timeout = check_real("call_timeout", call_timeout, minimum=0.0)
+        self.start_timeout = check_real("start_timeout", start_timeout, minimum=0.0)
+        self.deadline_seconds = None if deadline is None else check_real("deadline", deadline, minimum=0.0)
+        self._deadline_at = None if self.deadline_seconds is None else time.monotonic() + self.deadline_seconds
+        self.hello: Hello | None = None
+        self.starts = self.requests = self.groups_sent = 0
+        # groups id → ((V, M), the six wire arrays) of the structures the process holds, least recent first
+        self._live: collections.OrderedDict[int, tuple[tuple[int, int], list[torch.Tensor]]] = (
+            collections.OrderedDict())
+        self._next_gid = 0
+        self._session = _Session()
+        self._finalizer = weakref.finalize(self, self._session.close)
+
+    @classmethod
+    def from_spec(cls, spec: str, **options: Any) -> ExecPort:
+        """An ExecPort for ``exec:CMD ARGS…`` (options as in the constructor)."""
+        parse_exec_spec(spec)  # errors name the spec, as a user typed it
+        return cls(spec[len(EXEC_PREFIX):], **options)
+
+    def __repr__(self) -> str:
+        return f"ExecPort({self.spec[len(EXEC_PREFIX):]!r})"
+
+    @property
+    def name(self) -> str:
+        """The name the program gave in its handshake (the command before the first start)."""
+        return self.hello.name if self.hello else self.spec
+
+    # ------------------------------------------------------------------ lifecycle
+    def _until(self, seconds: float) -> float:
+        until = time.monotonic() + seconds
+        return until if self._deadline_at is None else min(until, self._deadline_at)
+
+    def _deadline_passed(self) -> bool:
+        return self._deadline_at is not None and time.monotonic() >= self._deadline_at
+
+    def start(self) -> ExecPort:
+        """Start the program (killing a running one) and check its handshake; return ``self``.
+
+        Raises
+        ------
+        InvalidArgumentError
+            At the first start, when the program cannot run or does not
+            answer with a valid handshake: the gate cannot run.
+        PortProtocolError
+            When a restart fails (a verdict of the case at hand).
+        """
+        self._session.discard()
+        self._live.clear()
+        first = self.starts == 0
+        self.starts += 1
+        try:
+            self.hello = self._handshake()
+        except _StartError as error:
+            self._session.discard()
+            if first:
+                raise InvalidArgumentError("port", self.spec, f"did not start as a pcg-port program: {error}",
+                                           "docs/protocol.md says what the program must send first") from None
+            raise PortProtocolError(f"the port process could not be restarted: {error}") from None
+        return self
+
+    def ready(self) -> ExecPort:
+        """:meth:`start` unless it already started once (so a bad program is refused before a gate run)."""
+        return self if self.starts else self.start()
+
+    def _handshake(self) -> Hello:
+        if self._deadline_passed():
+            raise _StartError(f"the gate's overall deadline of {self.deadline_seconds:g} s ran out")
+        session = self._session
+        session.stderr.reset()
+        try:
+            session.process = process = PipeProcess(self.argv, session.stderr)
+        except OSError as error:
+            raise _StartError(f"cannot run {self.argv[0]!r}: {error.strerror or error}") from None
+        until = self._until(self.start_timeout)
+        try:
+            with contextlib.suppress(PipeClosed):  # one that wrote its line and exited is judged by the line
+                process.send([f"{MAGIC} {PROTOCOL_VERSION}\n".encode("ascii")], until)
+            return parse_hello(process.read_line(MAX_LINE, until))
+        except PipeTimeout:
+            raise _StartError(f"no handshake line within {self.start_timeout:g} s{session.stderr.tail()}") from None
+        except PipeClosed:
+            status = process.exit_status(_EXIT_WAIT)
+            raise _StartError(f"the process {describe_exit(status)} before its handshake"
+                              f"{session.stderr.tail()}") from None
+        except ValueError as error:
+            raise _StartError(f"malformed handshake: no line end within {MAX_LINE} bytes; it starts {error}") from None
+        except WireError as error:
+            raise _StartError(f"malformed handshake: {error}{session.stderr.tail()}") from None
+
+    def close(self) -> None:
+        """Send ``BYE``, give the process a second to exit, kill it. A later call starts a fresh one."""
+        self._session.close()
+        self._live.clear()
+
+    def __enter__(self) -> ExecPort:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ calls
+    def _groups_id(self, groups: Groups, frames: list[bytes | memoryview]) -> int:
+        """The id the process knows ``groups`` by; queues FREE/GROUPS frames when it does not know them yet.
+
+        Matched by content (the gate hands every call a fresh copy): equal sizes and equal arrays, compared
+        with the copies kept of the structures the process holds, O(nnz) at memory speed.
+        """
+        key, arrays = (groups.vocab_size, groups.num_groups), wire_groups(groups)
+        for gid, (live_key, live_arrays) in self._live.items():
+            if live_key == key and all(a.shape == b.shape and torch.equal(a, b)
+                                       for a, b in zip(arrays, live_arrays, strict=True)):
+                self._live.move_to_end(gid)
+                return gid
+        while len(self._live) >= MAX_LIVE_GROUPS:
+            old, _ = self._live.popitem(last=False)
+            frames.append(f"FREE {old}\n".encode("ascii"))
+        self._next_gid += 1
+        self._live[self._next_gid] = (key, [a.clone() for a in arrays])  # the caller may change its own later
+        frames += groups_frames(self._next_gid, groups)
+        self.groups_sent += 1
+        return self._next_gid
+
+    def _failure(self, message: str) -> PortProtocolError:
+        self._session.discard()
+        self._live.clear()
+        return PortProtocolError(message)
+
+    def _died(self, what: str) -> PortProtocolError:
+        process = self._session.process
+        status = None if process is None else process.exit_status(_EXIT_WAIT)
+        return self._failure(f"the port process {describe_exit(status)} while {what} (a port must answer every "
+                             f"request){self._session.stderr.tail()}")
+
+    def _timed_out(self, what: str) -> PortProtocolError:
+        if self._deadline_passed():
+            return self._failure(f"the gate's overall deadline of {self.deadline_seconds:g} s ran out while {what}: "
+                                 "the port process was killed")
+        return self._failure(f"no answer within {self.call_timeout:g} s while {what}: the port process was killed"
+                             f"{self._session.stderr.tail()}")
+
+    def __call__(self, draft_tokens: torch.Tensor, draft_probs: torch.Tensor, target_probs: torch.Tensor,
+                 groups: Groups, *, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None,
+                                                                       torch.Tensor]:
+        """One request: the port contract's inputs and a seed out, (tokens, group_ids or None, num_accepted) in."""
+        batch, gamma, vocab = check_verify_inputs(draft_tokens, draft_probs, target_probs, generator, full=False)
+        check_groups(groups, vocab_size=vocab)
+        if self._deadline_passed():
+            raise PortProtocolError(f"the gate's overall deadline of {self.deadline_seconds:g} s ran out")
+        if self._session.process is None or self._session.process.exit_status(0) is not None:
+            self.start()
+        assert self.hello is not None and self._session.process is not None
+        # The call's own dtype when the program announced it; else float64, which holds every float16,
+        # bfloat16 and float32 value exactly: the program sees the same numbers.
+        dtype_name = str(draft_probs.dtype).removeprefix("torch.")
+        if dtype_name not in self.hello.dtypes or target_probs.dtype != draft_probs.dtype:
+            draft_probs, target_probs = draft_probs.to(torch.float64), target_probs.to(torch.float64)
+        seed = seed_of(generator)
+        frames: list[bytes | memoryview] = []
+        gid = self._groups_id(groups, frames)
+        self.requests += 1
+        rid = self.requests
+        frames += request_frames(rid, gid, seed, draft_tokens, draft_probs, target_probs)
+        until = self._until(self.call_timeout)
+        what = f"answering request {rid}"
+        try:
+            self._session.process.send(frames, until)
+            return self._response(rid, batch, gamma, vocab, groups.num_groups, until)
+        except PipeTimeout:
+            raise self._timed_out(what) from None
+        except PipeClosed:
+            raise self._died(what) from None
+        except _RefusedError:
+            raise
+        except PortProtocolError as error:
+            raise self._failure(str(error)) from None
+        except BaseException:  # Ctrl-C mid-message: the stream is out of step
+            self._session.discard()
+            self._live.clear()
+            raise
+
+    def _response(self, rid: int, batch: int, gamma: int, vocab: int, num_groups: int,
+                  until: float) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """Read and check ``RESPONSE <rid> <n>`` and its arrays (or an ``ERROR`` line)."""
+        process = self._session.process
+        assert process is not None
+        try:
+            line = process.read_line(MAX_LINE, until)
+        except ValueError as start:
+            raise PortProtocolError(f"malformed response to request {rid}: no line end within {MAX_LINE} bytes; "
+                                    f"it starts {start}") from None
+        fields = line.split(b" ")
+        if fields[0] == b"ERROR" and len(fields) >= 2 and fields[1] == str(rid).encode():
+            message = b" ".join(fields[2:]).decode("utf-8", errors="replace")[:500]
+            raise _RefusedError(f"the port answered request {rid} with an error: {message}"
+                                f"{self._session.stderr.tail()}")
+        if len(fields) != 3 or fields[0] != b"RESPONSE" or fields[1] != str(rid).encode() or fields[2] not in (
+                b"2", b"3"):
+            raise PortProtocolError(f"malformed response to request {rid}: expected 'RESPONSE {rid} <2 or 3>' or "
+                                    f"'ERROR {rid} <message>', got {line[:120]!r}")
+        shapes = {"tokens": (batch, gamma + 1), "group_ids": (batch, gamma + 1), "num_accepted": (batch,)}
+        got: dict[str, np.ndarray[Any, Any]] = {}
+        for _ in range(int(fields[2])):
+            try:
+                name, dtype, shape = parse_array_header(process.read_line(MAX_LINE, until))
+            except (WireError, ValueError) as error:
+                raise PortProtocolError(f"malformed response to request {rid}: {error}") from None
+            if name not in shapes or name in got:
+                why = "twice" if name in got else f"an unknown array (expected {', '.join(_OUTPUTS)})"
+                raise PortProtocolError(f"malformed response to request {rid}: {name[:64]!r} is {why}")
+            if dtype != "int64":
+                raise PortProtocolError(f"wrong dtype in the response to request {rid}: {name} must be int64, "
+                                        f"got {dtype}")
+            if shape != shapes[name]:
+                raise PortProtocolError(f"wrong shape in the response to request {rid}: {name} must have shape "
+                                        f"{list(shapes[name])}, got {list(shape)}")
+            data = process.read_exact(payload_size(dtype, shape), until)
+            got[name] = np.frombuffer(data, dtype="<i8").astype(np.int64, copy=False).reshape(shape)
+        missing = [n for n in ("tokens", "num_accepted") if n not in got]
+        if missing:
+            raise PortProtocolError(f"malformed response to request {rid}: it lacks {' and '.join(missing)}")
+        bounds = {"tokens": (-1, vocab - 1), "group_ids": (-1, num_groups - 1), "num_accepted": (0, gamma)}
+        for name, array in got.items():
+            low, high = bounds[name]
+            bad = np.argwhere((array < low) | (array > high))
+            if len(bad):
+                where = ", ".join(str(int(i)) for i in bad[0])
+                raise PortProtocolError(f"ids out of range in the response to request {rid}: {name}[{where}] = "
+                                        f"{int(array[tuple(bad[0])])}, outside [{low}, {high}]")
+        labels = got.get("group_ids")
+        return (torch.from_numpy(got["tokens"]), None if labels is None else torch.from_numpy(labels),
+                torch.from_numpy(got["num_accepted"]))

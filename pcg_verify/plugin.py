@@ -1,0 +1,282 @@
+"""The gate as a pytest plugin (entry point ``pytest11``), cheap to import.
+
+With ``--pcg-port PORT`` the session collects one test item per (case,
+category) of the gate, named ``pcg-gate/case<i>[<category>]``, so a failure
+names its case and prints the command that replays it. Every decision of the
+gate is local to its case (see :mod:`pcg_verify.checks`), so ``pytest -n auto
+--pcg-port PORT`` spreads the cases over xdist workers and reaches exactly the
+verdict of ``pcg-verify check PORT`` with the same budget and seed; items of
+one case carry one ``xdist_group`` so ``--dist loadgroup`` runs each case once.
+
+Without ``--pcg-port`` the plugin adds nothing but its options and the
+``pcg_gate`` fixture, for a project's own tests::
+
+    def test_my_port_passes_the_gate(pcg_gate):
+        pcg_gate("mypackage.sampler:pcg_port")   # raises GateFailure unless it passes
+
+Only the standard library and pytest are imported here; the gate is imported
+when it is used.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pcg_verify._options import GATE_OPTIONS, gate_kwargs
+
+if TYPE_CHECKING:
+    from pcg_verify.checks import CaseResult, GatePlan
+    from pcg_verify.ports import LoadedPort
+    from pcg_verify.report import GateReport
+
+__all__ = ["GateItem", "pcg_gate"]
+
+_STATE = pytest.StashKey["_GateState"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("pcg", "PCG gate (pcg_verify)")
+    group.addoption("--pcg-port", default=None, metavar="PORT",
+                    help="gate this port: package.module:function, path/to/file.py:function or exec:'CMD ARGS'")
+    group.addoption("--pcg-report", default=None, metavar="DIR",
+                    help="write the gate's reliability report (DIR/results.json, DIR/index.html) from the cases "
+                         "this session ran, collected across xdist workers")
+    for option in GATE_OPTIONS:
+        kwargs: dict[str, Any] = {"dest": f"pcg_{option.name.replace('-', '_')}", "help": option.help}
+        if option.flag:
+            kwargs["action"] = "store_true"
+        else:
+            kwargs.update(type=option.type, default=option.default, metavar=option.metavar)
+            if option.choices:
+                kwargs["choices"] = option.choices
+        group.addoption(f"--pcg-{option.name}", **kwargs)
+
+
+def _values(config: pytest.Config) -> dict[str, Any]:
+    return {o.name: config.getoption(f"pcg_{o.name.replace('-', '_')}") for o in GATE_OPTIONS}
+
+
+class _GateState:
+    """The plan and the port of this process, built on first use; case results cached by index."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.spec: str = config.getoption("pcg_port")
+        self.kwargs = gate_kwargs(_values(config))
+        self._plan: GatePlan | None = None
+        self._port: LoadedPort | None = None
+        self._worker: Any = None
+        self.results: dict[int, CaseResult] = {}
+        self.started = time.perf_counter()
+        self.report_page: str | None = None
+
+    @property
+    def budget_cases(self) -> int:
+        from pcg_verify.budgets import BUDGETS
+
+        return BUDGETS[self.kwargs["budget"]].cases
+
+    def plan(self) -> GatePlan:
+        if self._plan is None:
+            from pcg_verify.budgets import BUDGETS
+            from pcg_verify.checks import plan_gate
+
+            self._plan = plan_gate(BUDGETS[self.kwargs["budget"]], self.kwargs["seed"],
+                                   singleton_only=self.kwargs["singleton_only"])
+        return self._plan
+
+    def port(self) -> LoadedPort:
+        if self._port is None:
+            from pcg_verify.ports import LoadedPort, resolve_port
+
+            if self.kwargs["isolate"] and not self.spec.startswith("exec:"):
+                from pcg_verify._isolation import IsolatedPort
+
+                self._worker = IsolatedPort(self.spec, call_timeout=self.kwargs["call_timeout"],
+                                            deadline=self.kwargs["deadline"], threads=self.kwargs["threads"] or 1)
+                self._worker.start()
+                self._port = LoadedPort(self._worker, self.spec, self.spec)
+            else:
+                self._port = resolve_port(self.spec)
+        return self._port
+
+    def result(self, index: int) -> CaseResult:
+        if index not in self.results:
+            import torch
+
+            from pcg_verify.checks import run_case
+
+            before = torch.get_num_threads()
+            torch.set_num_threads(self.kwargs["threads"] or before)
+            try:
+                self.results[index] = run_case(self.port().function, self.plan(), index)
+            finally:
+                torch.set_num_threads(before)
+        return self.results[index]
+
+    def replay(self, index: int) -> str:
+        from pcg_verify.budgets import BUDGETS
+        from pcg_verify.ports import replay_line
+
+        return replay_line(self.spec, self.spec, budget=BUDGETS[self.kwargs["budget"]], seed=self.kwargs["seed"],
+                           case=index, singleton_only=self.kwargs["singleton_only"])
+
+    def write_report(self, directory: str) -> str:
+        """The report of the cases run so far (in index order) written to ``directory``; the page's path."""
+        from pcg_verify.checks import gate_report
+        from pcg_verify.reliability import gate_results, write_report
+
+        report = gate_report(self.plan(), [self.results[i] for i in sorted(self.results)], port_name=self.spec,
+                             replay=self.replay, elapsed_seconds=time.perf_counter() - self.started)
+        command = f"pytest --pcg-port {self.spec} --pcg-budget {self.kwargs['budget']} --pcg-seed {self.kwargs['seed']}"
+        return str(write_report(directory, gate_results(report, command=command)))
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("pcg_port"):
+        config.stash[_STATE] = _GateState(config)
+    directory = config.getoption("pcg_report")
+    if directory is not None and not hasattr(config, "workerinput"):  # checked once, before any case runs
+        if not config.getoption("pcg_port"):
+            raise pytest.UsageError("--pcg-report needs --pcg-port (the report is of that port's gate)")
+        from pcg_core.errors import PCGError
+        from pcg_verify.reliability import check_report_directory
+
+        try:
+            check_report_directory(directory, "--pcg-report")
+        except PCGError as error:
+            raise pytest.UsageError(str(error)) from None
+
+
+# --------------------------------------------------------------------------- --pcg-report across workers
+_WORKER_RESULTS = "pcg_case_results"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A worker hands its case results to the controller; the controller (or a lone process) writes the report."""
+    config = session.config
+    state = config.stash.get(_STATE, None)
+    if state is None or config.getoption("pcg_report") is None:
+        return
+    if hasattr(config, "workeroutput"):  # an xdist worker: results travel as torch.save bytes
+        import io
+
+        import torch
+
+        buffer = io.BytesIO()
+        torch.save(state.results, buffer)
+        config.workeroutput[_WORKER_RESULTS] = buffer.getvalue()
+        return
+    state.report_page = state.write_report(config.getoption("pcg_report"))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist: a worker finished; keep the case results it ran (a case run twice keeps its first result)."""
+    state = node.config.stash.get(_STATE, None)
+    blob = getattr(node, "workeroutput", {}).get(_WORKER_RESULTS)
+    if state is not None and blob is not None:
+        import io
+
+        import torch
+
+        # weights_only=False: the bytes are our own worker's CaseResults (dataclasses), not a downloaded file.
+        for index, result in torch.load(io.BytesIO(blob), weights_only=False).items():
+            state.results.setdefault(index, result)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    state = config.stash.get(_STATE, None)
+    if state is not None and state.report_page is not None:
+        terminalreporter.write_line(f"pcg gate report: {state.report_page}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(_STATE, None)
+    if state is not None:
+        state.close()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    state = config.stash.get(_STATE, None)
+    if state is None:
+        return []
+    from pcg_verify.budgets import PROCEDURE
+
+    return [f"pcg gate: port {state.spec}, budget {state.kwargs['budget']}, master seed {state.kwargs['seed']}, "
+            f"declared family-wise false-positive rate {PROCEDURE.family_false_positive_rate:g}"]
+
+
+class GateFailureInCase(AssertionError):
+    """One category of one case failed; the message ends with the replay command."""
+
+
+class GateItem(pytest.Item):
+    """One (case, category) of the gate."""
+
+    def __init__(self, *, index: int, category: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.index, self.category = index, category
+        self.add_marker(pytest.mark.xdist_group(f"pcg-case-{index}"))
+
+    def runtest(self) -> None:
+        from pcg_verify.report import Category
+
+        state: _GateState = self.config.stash[_STATE]
+        result = state.result(self.index)
+        failures = result.failures(Category(self.category))
+        if failures:
+            raise GateFailureInCase("\n".join(failures) + f"\nReproduce: {state.replay(self.index)}")
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str:
+        if isinstance(excinfo.value, GateFailureInCase):
+            return f"pcg gate: case {self.index}, {self.category} failed:\n{excinfo.value}"
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[str, int | None, str]:
+        return "pcg-gate", None, f"case {self.index} [{self.category}]"
+
+
+class _GateCollector(pytest.Collector):
+    def collect(self) -> Iterator[pytest.Item]:
+        from pcg_verify.report import Category
+
+        state: _GateState = self.config.stash[_STATE]
+        for index in range(state.budget_cases):
+            for category in Category:
+                yield GateItem.from_parent(self, name=f"case{index}[{category}]", index=index,
+                                           category=str(category))
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _STATE in config.stash:
+        collector = _GateCollector.from_parent(session, name="pcg-gate")
+        items.extend(collector.collect())
+
+
+@pytest.fixture
+def pcg_gate(request: pytest.FixtureRequest) -> Callable[..., GateReport]:
+    """``pcg_gate(port=None, **run_gate_keywords)``: run the gate and raise GateFailure unless it passes.
+
+    Defaults come from the ``--pcg-*`` options (port: ``--pcg-port``, else the
+    reference sampler; a Python callable runs in-process).
+    """
+    values = gate_kwargs(_values(request.config))
+
+    def gate(port: Any = None, **overrides: Any) -> GateReport:
+        from pcg_verify.checks import assert_gate
+        from pcg_verify.ports import REFERENCE_PORT
+
+        chosen = port if port is not None else (request.config.getoption("pcg_port") or REFERENCE_PORT)
+        kwargs = {**values, "isolate": values["isolate"] and isinstance(chosen, str), **overrides}
+        return assert_gate(chosen, **kwargs)
+
+    return gate
