@@ -1,9 +1,11 @@
 """``pcg-verify`` (also ``python -m pcg_verify``): the gate on the command line.
 
-    pcg-verify check [PORT] [--budget quick|standard|thorough] [--seed N]
+    pcg-verify check [PORT | --exec "CMD ARGS…"] [--budget quick|standard|thorough] [--seed N]
                      [--singleton-groups] [--case I] [--json PATH|-]
-                     [--in-process] [--call-timeout S] [--deadline S] [--threads N]
+                     [--in-process] [--call-timeout S] [--deadline S] [--threads N] [--report DIR]
+    pcg-verify report DIR
     pcg-verify list
+    pcg-verify bugs [--budget B] [--seed S] [--json PATH] [--report DIR] [--only NAME…] [--workers N] [--list]
 
 Exit codes: 0 pass, 1 the port is wrong, 2 the gate could not run (usage
 error, a port that cannot be loaded, an unwritable output path, a budget that
@@ -12,22 +14,29 @@ cannot keep its promise), 130 interrupted (Ctrl-C; no report is written).
 The port runs in a worker process by default: whatever it does (raise, exit,
 crash, hang, write garbage) ends as a verdict of its case, never as the
 gate's exit status. ``--in-process`` calls it directly (faster to start; a
-port that kills its process then takes the gate with it).
+port that kills its process then takes the gate with it). A port in any
+language is a program speaking the pcg-port protocol (docs/protocol.md):
+``exec:CMD ARGS…`` as PORT, or ``--exec "CMD ARGS…"``; it is its own process,
+so no worker is put around it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shlex
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import Any
 
 from pcg_core.atomic import writable_path, write_text_atomic
-from pcg_core.errors import PCGError
+from pcg_core.errors import InvalidArgumentError, PCGError
 from pcg_verify._isolation import DEFAULT_CALL_TIMEOUT
 from pcg_verify.budgets import BUDGETS, PROCEDURE
 from pcg_verify.ports import REFERENCE_PORT
+from pcg_verify.reliability._progress import progress_bar
 
 __all__ = ["EXIT_FAIL", "EXIT_INTERRUPTED", "EXIT_PASS", "EXIT_USAGE", "build_parser", "main"]
 
@@ -37,7 +46,10 @@ _CHECK_EXAMPLES = f"""\
 examples:
   pcg-verify check                                     # the reference sampler ({REFERENCE_PORT})
   pcg-verify check mypackage.sampler:pcg_port --budget thorough --json report.json
+  pcg-verify check --report reports/reference          # results.json + index.html; `pcg-verify report DIR` re-renders
   pcg-verify check ./my_port.py:verify_block           # a loose file, by path
+  pcg-verify check --exec "./my_sampler --device cuda" # a program speaking the pcg-port protocol
+  pcg-verify check exec:"./my_sampler --device cuda"   # the same, as a PORT spec
   pcg-verify check myengine.sd:rejection_sampler --singleton-groups   # plain speculative decoding
   pcg-verify check pcg_verify.planted:dense.shared_uniform            # a planted bug: exits 1
   pcg-verify check PORT --budget standard --seed 0 --case 7           # replay one case (failures print this)
@@ -55,9 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser(
         "check", help="run the gate on a port", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run every check of the gate on PORT and print the verdict.", epilog=_CHECK_EXAMPLES)
-    check.add_argument("port", nargs="?", default=REFERENCE_PORT,
-                       help="package.module:function or path/to/file.py:function "
+    check.add_argument("port", nargs="?", default=None,
+                       help="package.module:function, path/to/file.py:function or exec:CMD ARGS... "
                             f"(default: {REFERENCE_PORT})")
+    check.add_argument("--exec", metavar="'CMD ARGS...'", default=None,
+                       help="gate a program in any language that speaks the pcg-port protocol on stdin/stdout "
+                            "(docs/protocol.md); the same as PORT exec:CMD ARGS...")
     check.add_argument("--budget", default="standard", choices=sorted(BUDGETS),
                        help="how hard to look: cases, promised discrepancy, sample caps (default: standard)")
     check.add_argument("--seed", type=int, default=0,
@@ -68,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", metavar="PATH", default=None,
                        help="write the JSON report here (atomically; '-' writes it to stdout and the summary to "
                             "stderr); checked before the run")
+    check.add_argument("--report", metavar="DIR", default=None,
+                       help="write the reliability report: DIR/results.json and DIR/index.html (atomically; "
+                            "checked before the run); prints the page's path")
     check.add_argument("--in-process", action="store_true",
                        help="call the port in this process instead of an isolated worker")
     check.add_argument("--call-timeout", type=float, default=DEFAULT_CALL_TIMEOUT, metavar="S",
@@ -77,10 +95,29 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--threads", type=int, default=1, metavar="N",
                        help="torch threads for the gate and the port (default: 1, fastest for the gate's small "
                             "tensors and immune to a busy machine)")
+    report = commands.add_parser("report", help="render DIR/index.html again from DIR/results.json",
+                                 description="Render the reliability report's page from its results.json alone "
+                                             "(written by 'pcg-verify check ... --report DIR') and print its path.")
+    report.add_argument("directory", metavar="DIR", help="a report directory holding results.json")
     commands.add_parser("list", help="print the budgets and the planted bugs",
                         description="Print each budget (cases, the TV each test detects, the family-wise "
                                     "false-positive rate) and each planted bug with the category that must "
                                     "catch it.")
+    bugs = commands.add_parser(
+        "bugs", help="the mutation score: the gate on every planted mutant and equivalent (pcg_verify.bugs)",
+        description="Run the gate on every mutant of pcg_verify.bugs.CATALOGUE (each must fail, in one of its "
+                    "declared categories) and every equivalent (each must pass); print mutant, bug class, "
+                    "killed?, by which category, p-value, samples. Exit 0 only when every mutant is killed and "
+                    "every equivalent passes, 1 otherwise, 2 on a usage error.")
+    bugs.add_argument("--budget", default="standard", choices=sorted(BUDGETS), help="(default: standard)")
+    bugs.add_argument("--seed", type=int, default=0, help="the gate's master seed (default: 0)")
+    bugs.add_argument("--json", metavar="PATH", default=None, help="write the score table as JSON (atomically)")
+    bugs.add_argument("--only", nargs="+", metavar="NAME", default=None, help="score only these entries")
+    bugs.add_argument("--workers", type=int, default=1, help="processes to spread the entries over (default: 1)")
+    bugs.add_argument("--report", metavar="DIR", default=None,
+                      help="write the reliability report: DIR/results.json and DIR/index.html with the score "
+                           "table (atomically; checked before the run)")
+    bugs.add_argument("--list", action="store_true", help="print the catalogue and run nothing")
     return parser
 
 
@@ -117,6 +154,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "list":
         _print(_list())
         return EXIT_PASS
+    if args.command == "report":
+        return _rerender(args.directory)
+    if args.command == "bugs":
+        from pcg_verify.bugs._score import bugs_command
+
+        try:
+            command = "pcg-verify " + shlex.join(sys.argv[1:] if argv is None else argv)
+            return bugs_command(budget=args.budget, seed=args.seed, json_path=args.json, only=args.only,
+                                workers=args.workers, list_only=args.list, out=_print, report_dir=args.report,
+                                command=command)
+        except PCGError as error:
+            print(f"pcg-verify: error: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        except KeyboardInterrupt:
+            print("pcg-verify: interrupted; no report written", file=sys.stderr)
+            return EXIT_INTERRUPTED
+    args.command_line = "pcg-verify " + shlex.join(sys.argv[1:] if argv is None else argv)
     try:
         return _check(args)
     except KeyboardInterrupt:
@@ -124,9 +178,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def _progress(stage: int, done: int, total: int) -> None:
-    end = "\n" if done == total else ""
-    print(f"\rpcg-verify: stage {stage}: case {done}/{total}", end=end, file=sys.stderr, flush=True)
+def _rerender(directory: str) -> int:
+    from pcg_verify.reliability import rerender
+
+    try:
+        _print(str(rerender(directory)))
+    except (PCGError, OSError) as error:
+        print(f"pcg-verify: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_PASS
+
+
+def _write_report(args: argparse.Namespace, report: Any) -> str:
+    """Write the --report directory; the page's path (raises OSError or PCGError when it cannot)."""
+    from pcg_verify.reliability import gate_results, write_report
+
+    return str(write_report(args.report, gate_results(report, command=args.command_line)))
+
+
+def _port_argument(args: argparse.Namespace, stack: contextlib.ExitStack) -> tuple[Any, bool]:
+    """(what run_gate gets, isolate?): an exec: spec becomes an ExecPort, closed with ``stack``; it runs in its
+    own process already, so it gets ``--call-timeout`` and ``--deadline`` itself and no worker around it."""
+    if args.exec is not None and args.port is not None:
+        raise InvalidArgumentError("--exec", args.exec, f"comes instead of PORT, and PORT {args.port!r} was given too")
+    spec = "exec:" + args.exec if args.exec is not None else args.port or REFERENCE_PORT
+    if not spec.startswith("exec:"):
+        return spec, not args.in_process
+    from pcg_verify.external import ExecPort
+
+    return stack.enter_context(ExecPort.from_spec(spec, call_timeout=args.call_timeout, deadline=args.deadline)), False
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -136,10 +216,16 @@ def _check(args: argparse.Namespace) -> int:
     try:
         if args.json and not to_stdout:
             writable_path("--json", args.json)
-        report = run_gate(args.port, budget=args.budget, seed=args.seed, singleton_only=args.singleton_groups,
-                          case=args.case, isolate=not args.in_process, call_timeout=args.call_timeout,
-                          deadline=args.deadline, threads=args.threads,
-                          progress=_progress if sys.stderr.isatty() else None)
+        if args.report:
+            from pcg_verify.reliability import check_report_directory
+
+            check_report_directory(args.report, "--report")
+        with contextlib.ExitStack() as stack:
+            port, isolate = _port_argument(args, stack)
+            report = run_gate(port, budget=args.budget, seed=args.seed, singleton_only=args.singleton_groups,
+                              case=args.case, isolate=isolate, call_timeout=args.call_timeout,
+                              deadline=args.deadline, threads=args.threads,
+                              progress=stack.enter_context(progress_bar("pcg-verify: cases")))
     except PCGError as error:
         print(f"pcg-verify: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -147,14 +233,22 @@ def _check(args: argparse.Namespace) -> int:
         print("pcg-verify: internal error (please report it):\n" + traceback.format_exc(), file=sys.stderr)
         return EXIT_USAGE
     status = EXIT_PASS if report.passed else EXIT_FAIL
+    page = ""
+    if args.report:
+        try:
+            page = _write_report(args, report)
+        except (PCGError, OSError) as error:  # the directory was checked, but a disk can still fill up
+            print(report.summary(), file=sys.stderr)
+            print(f"pcg-verify: error: --report={args.report!r}: {error}", file=sys.stderr)
+            return EXIT_USAGE
     if to_stdout:
         _print(report.to_json().rstrip("\n"))
-        print(report.summary(), file=sys.stderr)
+        print(report.summary() + (f"\nreport page: {page}" if page else ""), file=sys.stderr)
         return status
-    written = ""
+    written = f"\nreport page: {page}" if page else ""
     if args.json:
         try:
-            written = f"\nreport written to {write_text_atomic(args.json, report.to_json())}"
+            written += f"\nreport written to {write_text_atomic(args.json, report.to_json())}"
         except OSError as error:  # the path was checked, but a disk can still fill up
             _print(report.summary())
             print(f"pcg-verify: error: --json={args.json!r}: {error}", file=sys.stderr)

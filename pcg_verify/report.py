@@ -12,16 +12,24 @@ bool; ``procedure`` object (rates, family-wise rate, description);
 TV}; ``retried_cases`` [int]; ``cases`` [object]; ``tests`` [object, one per
 goodness-of-fit test: category, case_index, row, position, law, stage,
 n_samples, n_cells, statistic, pvalue, detectable_discrepancy,
-adjusted_pvalue, rejected]; ``elapsed_seconds`` float.
+adjusted_pvalue, rejected]; ``elapsed_seconds`` float; ``evidence`` object
+(optional, for the reliability report's plots): ``worst_tests`` [the tests
+with the smallest p-values and the worst test of each category, each with
+``selected`` (why), its test fields and its ``cells`` — label, observed
+count, exact probability; cells beyond the largest deviations pooled into
+one] and ``variability_by_case`` [case_index
+and the ``variability`` figures of that case].
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
+
+import numpy as np
 
 from pcg_verify.budgets import Budget, Procedure
 
@@ -30,9 +38,11 @@ __all__ = [
     "SCHEMA_VERSION",
     "Category",
     "CategoryVerdict",
+    "CellCounts",
     "GateFailure",
     "GateReport",
     "LawCheck",
+    "ShownCells",
     "Verdict",
     "json_ready",
 ]
@@ -77,6 +87,78 @@ def json_ready(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
+class ShownCells:
+    """A test's cells as the report plots them: at most a few dozen, each with a label, its observed
+    count and its exact probability; the last one pools ``pooled`` cells when there were more."""
+
+    labels: tuple[str, ...]
+    observed: tuple[int, ...]
+    probs: tuple[float, ...]
+    pooled: int = 0
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return [{"label": label, "observed": count, "probability": prob}
+                for label, count, prob in zip(self.labels, self.observed, self.probs, strict=True)]
+
+
+@dataclass(frozen=True)
+class CellCounts:
+    """Observed counts [C] and exact probabilities [C] of one test's cells, and what a cell is.
+
+    ``kind``: "group" (label k), "length" (A = j), "token" (t), "membership"
+    (k·t, in forward CSR order), "accepted×membership" or "accepted×token"
+    (accept cells, then reject cells); membership cells are named through
+    ``group_of``/``token_of`` [nnz] or ``group_ptr`` [M+1] with ``token_of``.
+    """
+
+    observed: Any
+    probs: Any
+    kind: str
+    group_of: Any = None
+    token_of: Any = None
+    group_ptr: Any = None
+
+    def label(self, index: int) -> str:
+        """A reader's name for cell ``index``: k3, A=2, t7, k3·t7, acc k3·t7, rej t7."""
+        flag = ""
+        if self.kind.startswith("accepted×"):
+            half = len(self.probs) // 2
+            flag, index = ("acc " if index < half else "rej "), index % half
+        if self.kind == "group":
+            return f"k{index}"
+        if self.kind == "length":
+            return f"A={index}"
+        if self.token_of is None or self.kind in ("token", "accepted×token"):
+            return f"{flag}t{index}"
+        group = (int(self.group_of[index]) if self.group_of is not None
+                 else int(np.searchsorted(self.group_ptr, index, side="right")) - 1)
+        return f"{flag}k{group}·t{int(self.token_of[index])}"
+
+    def shown(self, limit: int) -> ShownCells:
+        """At most ``limit`` cells, in cell order: those with the largest standardised deviation
+        |O − n·π| / sqrt(n·π(1 − π)) (an observed impossible cell first), the rest pooled into one; O(C)."""
+        observed = np.asarray(self.observed, dtype=np.float64)
+        probs = np.asarray(self.probs, dtype=np.float64)
+        n = float(observed.sum())
+        keep = np.flatnonzero((probs > 0) | (observed > 0))
+        pooled = 0
+        if keep.size > limit:
+            expected = n * probs[keep]
+            spread = np.sqrt(np.maximum(expected * (1.0 - probs[keep]), 1e-300))
+            deviation = np.where(expected > 0, np.abs(observed[keep] - expected) / spread, np.inf)
+            pooled = int(keep.size - (limit - 1))
+            keep = np.sort(keep[np.argpartition(-deviation, limit - 2)[: limit - 1]])
+        labels = [self.label(int(i)) for i in keep]
+        counts = [int(observed[i]) for i in keep]
+        cell_probs = [float(probs[i]) for i in keep]
+        if pooled:
+            labels.append(f"other ({pooled} cells)")
+            counts.append(int(n) - sum(counts))
+            cell_probs.append(max(0.0, float(probs.sum()) - sum(cell_probs)))
+        return ShownCells(tuple(labels), tuple(counts), tuple(cell_probs), pooled)
+
+
+@dataclass(frozen=True)
 class LawCheck:
     """One goodness-of-fit test of an exact law: observed counts of one (case, row, position) against it."""
 
@@ -93,9 +175,10 @@ class LawCheck:
     detectable_discrepancy: float  # TV detected with the budget's power at the per-test level
     adjusted_pvalue: float = math.nan
     rejected: bool = False
+    counts: CellCounts | ShownCells | None = field(default=None, compare=False, repr=False)  # plots; not JSON
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = json_ready({f.name: getattr(self, f.name) for f in fields(self)})
+        out: dict[str, Any] = json_ready({f.name: getattr(self, f.name) for f in fields(self) if f.name != "counts"})
         out["category"] = str(self.category)
         return out
 
@@ -131,6 +214,7 @@ class GateReport:
     cases: tuple[dict[str, Any], ...]
     elapsed_seconds: float
     per_test_level: float
+    evidence: dict[str, Any] = field(default_factory=dict)  # plot data: worst tests' cells, variability by case
 
     @property
     def passed(self) -> bool:
@@ -175,6 +259,7 @@ class GateReport:
             "cases": list(self.cases),
             "tests": [t.to_dict() for t in self.tests],
             "elapsed_seconds": self.elapsed_seconds,
+            "evidence": self.evidence,
         })
         return out
 
