@@ -21,6 +21,9 @@ from pcg_verify.planted import dense_port
 from pcg_verify.ports import reference_port
 from pcg_verify.report import MAX_LISTED_FAILURES
 
+#: The standard budget's drawn cases: what these tests of the procedure need, without the family cases' cost.
+STANDARD_DRAWN = BUDGETS["standard"].drawn_only()
+
 
 class _BreaksWhenRowZeroIsRerunAlone:
     """Correct, except that a row-alone call larger than the first one (stage 2 has 4x the samples)
@@ -96,14 +99,14 @@ def test_the_family_wise_rate_is_computed_from_the_rule() -> None:
 
 
 def test_a_plain_probability_bug_is_not_blamed_on_batch_invariance() -> None:
-    report = run_gate(lambda *a, **k: dense_port(*a, **k, bug="residual_from_draft"), budget="standard", seed=0)
+    report = run_gate(lambda *a, **k: dense_port(*a, **k, bug="residual_from_draft"), budget=STANDARD_DRAWN, seed=0)
     assert report.categories[Category.GUARANTEE].verdict == Verdict.FAIL
     assert report.categories[Category.BATCH_INVARIANCE].verdict != Verdict.FAIL, report.summary()
 
 
 def test_a_port_reading_another_row_is_blamed_where_the_full_batch_passes() -> None:
     # batch_rows_mixed is wrong in a full batch and right when the row is alone: never batch_invariance.
-    report = run_gate(lambda *a, **k: dense_port(*a, **k, bug="batch_rows_mixed"), budget="standard", seed=0)
+    report = run_gate(lambda *a, **k: dense_port(*a, **k, bug="batch_rows_mixed"), budget=STANDARD_DRAWN, seed=0)
     assert report.categories[Category.GUARANTEE].verdict == Verdict.FAIL
     assert report.categories[Category.BATCH_INVARIANCE].verdict != Verdict.FAIL
 
@@ -120,7 +123,7 @@ def test_untested_categories_are_named_in_the_verdict_line() -> None:
 
 
 def test_long_failure_lists_say_how_many_were_cut() -> None:
-    report = run_gate("pcg_verify.planted:dense.padding_zero", budget="standard", seed=0)
+    report = run_gate("pcg_verify.planted:dense.padding_zero", budget=STANDARD_DRAWN, seed=0)
     failures = report.categories[Category.STRUCTURE].failures
     assert len(failures) > MAX_LISTED_FAILURES
     assert f"… and {len(failures) - MAX_LISTED_FAILURES} more" in report.summary()
