@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from pcg_core.errors import InvalidArgumentError
 
-__all__ = ["atomic_writer", "writable_path", "write_text_atomic"]
+__all__ = ["atomic_writer", "check_creatable", "writable_path", "write_text_atomic"]
 
 
 def writable_path(name: str, path: str | os.PathLike[str]) -> Path:
@@ -36,15 +36,22 @@ def writable_path(name: str, path: str | os.PathLike[str]) -> Path:
         raise InvalidArgumentError(name, os.fspath(path), "is a directory", "give a file path inside it")
     if target.exists() and not target.is_file():
         return target  # a device or FIFO: written in place
-    ancestor = target.parent
+    check_creatable(name, os.fspath(path), target.parent)
+    return target
+
+
+def check_creatable(name: str, value: Any, directory: Path) -> None:
+    """``directory`` exists or can be created: its nearest existing ancestor is a writable directory.
+
+    Raises :class:`~pcg_core.errors.InvalidArgumentError` naming ``name`` and ``value`` otherwise.
+    """
+    ancestor = directory
     while not ancestor.exists():
         ancestor = ancestor.parent
     if not ancestor.is_dir():
-        raise InvalidArgumentError(name, os.fspath(path), f"lies under {str(ancestor)!r}, which is a file")
+        raise InvalidArgumentError(name, value, f"lies under {str(ancestor)!r}, which is a file")
     if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise InvalidArgumentError(name, os.fspath(path), f"cannot be written: directory {str(ancestor)!r} is "
-                                   "not writable")
-    return target
+        raise InvalidArgumentError(name, value, f"cannot be written: directory {str(ancestor)!r} is not writable")
 
 
 @contextmanager

@@ -71,6 +71,7 @@ __all__ = [
     "gate_case",
     "gate_report",
     "plan_gate",
+    "resolve_budget",
     "run_case",
     "run_gate",
 ]
@@ -319,7 +320,8 @@ def _verdicts(plan: GatePlan, results: list[CaseResult], replay: Callable[[int],
 
 
 # --------------------------------------------------------------------------- the gate
-def _resolve_budget(budget: Any) -> Budget:
+def resolve_budget(budget: Any) -> Budget:
+    """A :class:`Budget`, or the named one of :data:`BUDGETS` (a clear error otherwise)."""
     if isinstance(budget, Budget):
         return budget
     if not isinstance(budget, str):
@@ -394,7 +396,7 @@ def run_gate(
     True
     """
     started = time.perf_counter()
-    budget = _resolve_budget(budget)
+    budget = resolve_budget(budget)
     seed = check_int("seed", seed, minimum=0)
     singleton_only = check_bool("singleton_only", singleton_only)
     if case is not None:

@@ -23,11 +23,11 @@ from typing import Any
 import torch
 
 from pcg_core.atomic import writable_path, write_text_atomic
-from pcg_core.errors import InvalidArgumentError, InvalidTypeError
+from pcg_core.errors import InvalidArgumentError
 from pcg_core.validation import check_bool, check_int
-from pcg_verify.budgets import BUDGETS, Budget
+from pcg_verify.budgets import Budget
 from pcg_verify.bugs._catalogue import CATALOGUE, EQUIVALENTS, mutant_port
-from pcg_verify.checks import CaseResult, GatePlan, plan_gate, run_case
+from pcg_verify.checks import CaseResult, GatePlan, plan_gate, resolve_budget, run_case
 from pcg_verify.report import Category, json_ready
 
 __all__ = ["MutationRow", "MutationScore", "bugs_command", "catalogue_table", "mutation_score"]
@@ -168,16 +168,6 @@ def _samples(plan: GatePlan, index: int, result: CaseResult) -> int:
     return once * (1 + (plan.procedure.retry_factor if result.retried else 0))
 
 
-def _budget(budget: str | Budget) -> Budget:
-    if isinstance(budget, Budget):
-        return budget
-    if not isinstance(budget, str):
-        raise InvalidTypeError("budget", budget, f"must be a Budget or one of {sorted(BUDGETS)}")
-    if budget not in BUDGETS:
-        raise InvalidArgumentError("budget", budget, f"must be one of {sorted(BUDGETS)}")
-    return BUDGETS[budget]
-
-
 def score_one(name: str, budget: Budget, seed: int, *, stop_at_first_failure: bool = True) -> MutationRow:
     """The gate on one entry (a fresh port): its :class:`MutationRow`."""
     entry = CATALOGUE.get(name) or EQUIVALENTS.get(name)
@@ -252,7 +242,7 @@ def mutation_score(
     [('ratio_inverted', True), ('exact_residual', False)]
     """
     started = time.perf_counter()
-    resolved = _budget(budget)
+    resolved = resolve_budget(budget)
     seed = check_int("seed", seed, minimum=0)
     stop = check_bool("stop_at_first_failure", stop_at_first_failure)
     workers = check_int("workers", workers, minimum=1)

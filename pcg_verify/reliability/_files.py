@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pcg_core.atomic import atomic_writer
+from pcg_core.atomic import atomic_writer, check_creatable
 from pcg_core.errors import InvalidArgumentError
 from pcg_verify.reliability._html import render_html
 from pcg_verify.reliability._results import RESULTS_FILE, load_results, results_json, validate_results
@@ -27,14 +27,7 @@ def check_report_directory(directory: str | os.PathLike[str], name: str = "direc
     if path.exists() and not path.is_dir():
         raise InvalidArgumentError(name, os.fspath(directory), "exists and is not a directory",
                                    "give a directory; the report writes results.json and index.html inside it")
-    ancestor = path
-    while not ancestor.exists():
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise InvalidArgumentError(name, os.fspath(directory), f"lies under {str(ancestor)!r}, which is a file")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise InvalidArgumentError(name, os.fspath(directory), f"cannot be written: {str(ancestor)!r} is not "
-                                   "writable")
+    check_creatable(name, os.fspath(directory), path)
     for child in (RESULTS_FILE, INDEX_FILE):
         if (path / child).is_dir():
             raise InvalidArgumentError(name, os.fspath(directory), f"holds a directory named {child!r}")
