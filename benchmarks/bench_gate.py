@@ -84,6 +84,7 @@ def table(args: argparse.Namespace) -> None:
         for index in range(drawn, budget.cases):
             _, case_wall, case_cpu = timed(run_case, reference_port, plan, index)
             shares.append(f"{case_wall:.1f} / {case_cpu:.1f}")
+        shares += ["–"] * (len(BUDGETS["standard"].families) - len(shares))  # quick has no family case
         verdict, tests = ("pass" if report.passed else "FAIL"), len(report.tests)
         print(f"| {name} | {budget.cases} | {tests} | {verdict} | {wall:.1f} | {cpu:.1f} | " + " | ".join(shares)
               + " |", flush=True)
