@@ -32,10 +32,11 @@ this procedure, step by step:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +75,7 @@ __all__ = [
     "resolve_budget",
     "run_case",
     "run_gate",
+    "torch_threads",
 ]
 
 
@@ -415,21 +417,27 @@ def run_gate(
         assert isinstance(port, str)
         with IsolatedPort(port, call_timeout=call_timeout, deadline=deadline, threads=threads or 1) as worker:
             worker.start()  # raises InvalidArgumentError when the port cannot be loaded
-            return _with_threads(threads, lambda: _run(LoadedPort(worker, port_name or port, port), budget,
-                                                       seed, singleton_only, case, procedure, progress, started))
+            with torch_threads(threads):
+                return _run(LoadedPort(worker, port_name or port, port), budget, seed, singleton_only, case,
+                            procedure, progress, started)
     loaded = resolve_port(port, port_name)
-    return _with_threads(threads, lambda: _run(loaded, budget, seed, singleton_only, case, procedure, progress,
-                                               started))
+    with torch_threads(threads):
+        return _run(loaded, budget, seed, singleton_only, case, procedure, progress, started)
 
 
-def _with_threads(threads: int | None, run: Callable[[], GateReport]) -> GateReport:
-    """``run()`` with torch's intra-op thread count set to ``threads`` (restored afterwards)."""
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """torch's intra-op thread count set to ``threads`` inside the block, restored after (None: left alone).
+
+    The gate, the plugin and the mutation score run their cases inside it.
+    """
     if threads is None:
-        return run()
+        yield
+        return
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        return run()
+        yield
     finally:
         torch.set_num_threads(before)
 

@@ -105,16 +105,10 @@ class _GateState:
 
     def result(self, index: int) -> CaseResult:
         if index not in self.results:
-            import torch
+            from pcg_verify.checks import run_case, torch_threads
 
-            from pcg_verify.checks import run_case
-
-            before = torch.get_num_threads()
-            torch.set_num_threads(self.kwargs["threads"] or before)
-            try:
+            with torch_threads(self.kwargs["threads"] or None):
                 self.results[index] = run_case(self.port().function, self.plan(), index)
-            finally:
-                torch.set_num_threads(before)
         return self.results[index]
 
     def replay(self, index: int) -> str:

@@ -20,14 +20,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-
 from pcg_core.atomic import writable_path, write_text_atomic
 from pcg_core.errors import InvalidArgumentError
 from pcg_core.validation import check_bool, check_int
 from pcg_verify.budgets import Budget
 from pcg_verify.bugs._catalogue import CATALOGUE, EQUIVALENTS, mutant_port
-from pcg_verify.checks import CaseResult, GatePlan, plan_gate, resolve_budget, run_case
+from pcg_verify.checks import CaseResult, GatePlan, plan_gate, resolve_budget, run_case, torch_threads
 from pcg_verify.report import Category, json_ready
 
 __all__ = ["MutationRow", "MutationScore", "bugs_command", "catalogue_table", "mutation_score"]
@@ -178,9 +176,7 @@ def score_one(name: str, budget: Budget, seed: int, *, stop_at_first_failure: bo
     samples, cases_run, first = 0, 0, None
     categories: tuple[Category, ...] = ()
     pvalues: list[float] = []
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the gate runs: one thread, immune to a busy machine
-    try:
+    with torch_threads(1):  # as the gate runs: one thread, immune to a busy machine
         for index in range(budget.cases):
             result = run_case(port, plan, index)
             cases_run += 1
@@ -193,8 +189,6 @@ def score_one(name: str, budget: Budget, seed: int, *, stop_at_first_failure: bo
                     break
             elif first is None:
                 pvalues += [t.pvalue for t in result.tests]
-    finally:
-        torch.set_num_threads(before)
     kind = "equivalent" if entry.equivalent else "mutant"
     where = "equivalents" if entry.equivalent else "mutants"
     replay = f"pcg-verify check pcg_verify.bugs:{where}.{name} --budget {budget.name} --seed {seed}"
