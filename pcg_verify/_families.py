@@ -18,7 +18,10 @@ memberships):
     A codec vocabulary: V = 65,536 ids (the top id 65,535 = 0xFFFF always has
     mass); big groups (about 150 tokens on average, one of 4,096…8,192); hub
     tokens in 256…400 groups each; 16-bit indices at their limit; float32
-    rows; γ = 3; stacked calls.
+    rows; γ = 3; stacked calls. Its position-0 and bonus target rows spread
+    :data:`THIN_MASS` of their mass thinly over every id that belongs to one
+    group only (≥ 16,384 ids, each below 2e-5: a half-precision accumulator
+    stalls on them once its running sum passes 1/32).
 ``unaligned``
     A tile-unaligned vocabulary (4,097 or 8,193 ids, by the seed's parity) in
     overlapping windows of 8…16 ids; its last id, alone in the partial last
@@ -35,7 +38,8 @@ Every family case **rejects**: at every drafted position its design
 acceptance ``a_i = 1 − TV(P_c, Q_c)`` lies in [0.3, 0.8], so the residual
 runs. Every large case stays cheap: ``Groups`` come from
 :meth:`pcg_core.Groups.from_memberships` in O(nnz), and p and q put all their
-mass on a few ids (a few to a few hundred groups); every other token has
+mass on a few ids (a few to a few hundred groups; the codec family's thin
+spread adds hundreds of small labels and tokens that the tests pool); every other token has
 probability exactly 0, so a few thousand samples test the coarse laws and an
 emitted token or label of probability 0 is a structural failure at any size.
 
@@ -66,6 +70,7 @@ __all__ = [
     "FAMILIES",
     "LLASA_SPEECH_OFFSET",
     "LLASA_SPEECH_TOKENS",
+    "THIN_MASS",
     "Family",
     "coverage",
     "design_acceptance",
@@ -83,6 +88,8 @@ LLASA_SPEECH_OFFSET = 128_264
 LLASA_SPEECH_TOKENS = 65_536
 #: Every family case's design acceptance at every drafted position lies in this range.
 ACCEPTANCE_RANGE = (0.3, 0.8)
+#: The codec family's thin spread: this much of a target row's mass, in equal parts over ≥ 16,384 ids.
+THIN_MASS = 0.3
 
 
 @dataclass(frozen=True)
@@ -164,9 +171,11 @@ def _codec_groups(rng: np.random.Generator) -> tuple[Groups, dict[str, I64]]:
             if not np.isin(hub, sets[k]):
                 sets[k] = np.sort(np.append(sets[k], hub))
     top = np.arange(vocab - 64, vocab, dtype=np.int64)
-    pool = {"top": top, "hub": hubs, "giant": rng.choice(giant, 16, replace=False),
-            "must": np.array([vocab - 1], dtype=np.int64)}
-    return _groups(vocab, sets), pool
+    groups = _groups(vocab, sets)
+    alone = np.flatnonzero(groups.groups_per_token().numpy() == 1)  # ids in one group: ~3/4 of the vocabulary
+    pool = {"top": top, "hub": hubs, "giant": rng.choice(np.intersect1d(giant, alone), 16, replace=False),
+            "must": np.array([vocab - 1], dtype=np.int64), "thin": np.setdiff1d(alone, top)}
+    return groups, pool
 
 
 def _unaligned_groups(rng: np.random.Generator, vocab: int) -> tuple[Groups, dict[str, I64]]:
@@ -207,11 +216,20 @@ class _Sparse:
         return out
 
 
-def _softmax(support: I64, logits: F64, dtype: torch.dtype) -> _Sparse:
+def _softmax(support: I64, logits: F64, dtype: torch.dtype, thin: I64 | None = None) -> _Sparse:
     """softmax in ``dtype`` of logits that are −inf outside ``support`` (as an engine computes it).
 
-    Computed over the support alone (exp(−inf) = 0 adds nothing): O(|support|).
+    With ``thin`` (ids outside ``support``), those ids get one common logit
+    chosen so that they hold :data:`THIN_MASS` of the row in exact arithmetic:
+    log(THIN_MASS / (1 − THIN_MASS) · Σ exp(logits)) − log |thin|.
+    Computed over the support alone (exp(−inf) = 0 adds nothing): O(|support| + |thin|).
     """
+    if thin is not None and thin.size:
+        thin = np.setdiff1d(thin, support)
+        level = np.log(THIN_MASS / (1 - THIN_MASS)) + np.logaddexp.reduce(logits) - np.log(thin.size)
+        order = np.argsort(np.concatenate([support, thin]), kind="stable")
+        support = np.concatenate([support, thin])[order]
+        logits = np.concatenate([logits, np.full(thin.size, level)])[order]
     return _Sparse(support, torch.softmax(torch.from_numpy(logits).to(dtype), dim=-1))
 
 
@@ -257,12 +275,13 @@ def design_acceptance(groups: Groups, draft_probs: torch.Tensor, target_probs: t
 
 
 def _pair(rng: np.random.Generator, groups: Groups, side: _TokenSide, candidates: I64, must: I64, size: int,
-          dtype: torch.dtype) -> tuple[_Sparse, _Sparse]:
+          dtype: torch.dtype, thin: I64 | None = None) -> tuple[_Sparse, _Sparse]:
     """(draft, target) rows in ``dtype`` whose design acceptance lies in :data:`ACCEPTANCE_RANGE`.
 
     The target sits on ``size`` candidates (``must`` among them); the draft shares a fraction
     ``shared`` of them and takes the rest elsewhere. Less sharing lowers the acceptance; the loop
-    moves ``shared`` until the acceptance is in range (a few rounds at most).
+    moves ``shared`` until the acceptance is in range (a few rounds at most). ``thin``: the target's
+    thin spread (:func:`_softmax`).
     """
     low, high = ACCEPTANCE_RANGE
     low = max(low, 0.55)  # aim high in the range, so that late positions are reached too
@@ -273,7 +292,7 @@ def _pair(rng: np.random.Generator, groups: Groups, side: _TokenSide, candidates
         others = np.setdiff1d(candidates, target_support)
         fresh = rng.choice(others, min(others.size, target_support.size - keep.size), replace=False)
         draft_support = np.unique(np.concatenate([keep, fresh]))
-        target = _softmax(target_support, 1.5 * rng.standard_normal(target_support.size), dtype)
+        target = _softmax(target_support, 1.5 * rng.standard_normal(target_support.size), dtype, thin)
         draft = _softmax(draft_support, 1.5 * rng.standard_normal(draft_support.size), dtype)
         acceptance = side.acceptance(draft, target)
         if low <= acceptance <= high:
@@ -332,6 +351,7 @@ def family_case(name: str, seed: int, *, singleton_only: bool = False) -> Case:
         vocab = groups.vocab_size
         groups = Groups.from_memberships(vocab, np.arange(vocab + 1), np.arange(vocab))
     must = pool.pop("must", np.zeros(0, dtype=np.int64))
+    thin = pool.pop("thin", None)  # the codec family's thin spread, at position 0 and the bonus
     candidates = np.unique(np.concatenate([must, *pool.values()]))
     size = int(min(8, max(4, candidates.size // 3)))  # few ids carry the mass: coarse laws of few cells
     vocab, gamma, batch, dtype = groups.vocab_size, family.gamma, family.batch, family.dtype
@@ -340,10 +360,13 @@ def family_case(name: str, seed: int, *, singleton_only: bool = False) -> Case:
     target = torch.empty((batch, gamma + 1, vocab), dtype=dtype)
     for b in range(batch):
         for i in range(gamma):
-            pair = _pair(rng, groups, side, candidates, must, size, dtype)
+            pair = _pair(rng, groups, side, candidates, must, size, dtype, thin if i == 0 else None)
             draft[b, i], target[b, i] = pair[0].dense(vocab), pair[1].dense(vocab)
-        support = np.unique(np.concatenate([must, rng.choice(candidates, size, replace=False)]))
-        target[b, gamma] = _softmax(support, 1.5 * rng.standard_normal(support.size), dtype).dense(vocab)
+        # the bonus row; with a thin spread, its other 70 % sits evenly on about four ids, so that no heavy
+        # id is rare enough to be pooled with the thin tail (a sampler that loses the tail moves its mass there)
+        support = np.unique(np.concatenate([must, rng.choice(candidates, size if thin is None else 3, replace=False)]))
+        scale = 1.5 if thin is None else 0.3
+        target[b, gamma] = _softmax(support, scale * rng.standard_normal(support.size), dtype, thin).dense(vocab)
     text = "singleton" if singleton_only else f"M={groups.num_groups}, nnz={groups.nnz}"
     description = (f"family {name}: V={vocab} ({text}, {groups.group_members.dtype}), {family.summary}; "
                    f"{str(dtype).removeprefix('torch.')} softmax rows, "
@@ -365,7 +388,7 @@ def label_cells(case: Case) -> int:
 DIMENSIONS: tuple[str, ...] = (
     "codec_vocabulary", "llasa_layout", "int32_indices", "over_65535_groups", "big_groups", "hubs",
     "tile_unaligned", "gamma_8", "one_row_calls", "few_row_calls", "float32", "float16", "bfloat16",
-    "non_contiguous", "rejecting",
+    "non_contiguous", "rejecting", "thin_spread",
 )
 
 
@@ -376,7 +399,8 @@ def _has_mass(case: Case, token: int) -> bool:
 def coverage(cases: Sequence[Case]) -> dict[str, bool]:
     """Which of :data:`DIMENSIONS` the ``cases`` cover, read off the cases themselves (not their recipes).
 
-    ``rejecting`` holds when every family case rejects: design acceptance ≤ 0.8 at every drafted position.
+    ``rejecting`` holds when every family case rejects: design acceptance ≤ 0.8 at every drafted position;
+    ``thin_spread`` when some case's position-0 target rows each hold ≥ 16,384 ids of mass in (0, 2e-5).
     """
     def some(predicate: Callable[[Case], bool]) -> bool:
         return any(predicate(c) for c in cases)
@@ -410,6 +434,8 @@ def coverage(cases: Sequence[Case]) -> dict[str, bool]:
         "float16": some(lambda c: c.target_probs.dtype == torch.float16),
         "bfloat16": some(lambda c: c.target_probs.dtype == torch.bfloat16),
         "non_contiguous": some(lambda c: not c.contiguous),
+        "thin_spread": some(lambda c: bool(((c.target_probs[:, 0] > 0) & (c.target_probs[:, 0] < 2e-5)).sum(-1)
+                                           .min() >= 16_384)),
         "rejecting": bool(families) and all(
             float(design_acceptance(c.groups, c.draft_probs, c.target_probs[:, :-1]).max()) <= ACCEPTANCE_RANGE[1]
             for c in families),

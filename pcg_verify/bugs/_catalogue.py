@@ -153,8 +153,9 @@ _MUTANTS = (
             "even when q_{γ+1}(0) = 0, an impossible token the structure check sees", (S,),
             needs="a bonus row with q(0) = 0"),
     _mutant("cdf_float16", "masses in float16",
-            "accumulates token CDFs (bonus, thinning) in float16: past about 2,000 ids the small masses round "
-            "away and the CDF stalls", (BO, C, G), needs="large vocabularies"),
+            "accumulates token CDFs (bonus, thinning) in a float16 accumulator: once the running sum passes "
+            "1/8, masses below 6e-5 round away and the CDF stalls, so a target that spreads its mass thinly "
+            "over thousands of ids loses that mass", (BO, C, G), needs="target rows spread thinly over many ids"),
     _mutant("token_ids_16bit", "16-bit token ids",
             "keeps drafted ids in a 16-bit buffer: ids past 65,535 wrap, so the label comes from another "
             "token's groups (structure: the token is not a member)", (S, G, C, A), needs="ids > 65,535"),

@@ -34,6 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from pcg_core import Groups
@@ -214,8 +215,10 @@ class _Run:
         """(probabilities, their CDF) [n, V'] that token-level draws search."""
         if self.flaw == "tile_tail_dropped" and self.vocab > TILE:  # only whole tiles of 1024 ids
             probs = probs[:, : self.vocab // TILE * TILE]
-        if self.flaw == "cdf_float16":  # the CDF accumulated in half precision
-            return probs, probs.to(torch.float16).cumsum(-1).to(self.dtype)
+        if self.flaw == "cdf_float16":  # a half-precision accumulator: every partial sum rounded to float16
+            # (torch's CPU cumsum accumulates half in float32; NumPy's float16 accumulate rounds each step)
+            half = np.cumsum(probs.to(torch.float16).numpy(), axis=-1, dtype=np.float16)
+            return probs, torch.from_numpy(half).to(self.dtype)
         return probs, probs.cumsum(-1)
 
     def draw_tokens(self, probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:

@@ -100,9 +100,19 @@ def _coarsen(cells: _Cells, max_cells: int) -> _Cells:
     Cells are sorted by expected count; a cell whose expected mass before it
     is ``c`` goes to bin ``floor(max_cells · c / total)``, so light cells are
     merged into bins of about ``total / max_cells`` each, a bin holds cells of
-    similar probability, and a heavy cell keeps a bin of its own.
+    similar probability, and a heavy cell keeps a bin of its own. The pooled
+    cell of :func:`_pool_small` (cell 0 when ``n_pooled > 0``) always keeps a
+    bin of its own: it stands for the law's thin tail, and merging it with
+    heavy cells would let a sampler that loses the tail (the tail's mass then
+    goes to the heavy cells) cancel out inside one bin. The bins depend on the
+    expected counts only, so the test stays valid.
     [C] -> [C'] with C' <= max_cells.
     """
+    if cells.n_pooled and max_cells >= 2 and cells.observed.size > max_cells:
+        rest = _coarsen(_Cells(cells.observed[1:], cells.expected[1:], 0), max_cells - 1)
+        return _Cells(np.concatenate((cells.observed[:1], rest.observed)),
+                      np.concatenate((cells.expected[:1], rest.expected)),
+                      cells.n_pooled + rest.n_pooled)
     order = np.argsort(cells.expected, kind="stable")
     before = np.cumsum(cells.expected[order]) - cells.expected[order]
     bins = np.minimum((max_cells * before / cells.expected.sum()).astype(np.int64), max_cells - 1)
@@ -251,9 +261,10 @@ def check_categorical(
         required whenever that p-value is computed.
     max_cells : int, optional
         After pooling, merge the cells into at most this many bins of about
-        equal expected mass (a stated coarsening: the chi-square tail of G is
-        accurate when the mean expected count per cell is large, whatever the
-        number of categories; a discrepancy inside one bin is not seen).
+        equal expected mass, the pooled cell keeping a bin of its own (a
+        stated coarsening: the chi-square tail of G is accurate when the mean
+        expected count per cell is large, whatever the number of categories;
+        a discrepancy inside one bin is not seen).
 
     Returns
     -------

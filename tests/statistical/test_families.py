@@ -4,7 +4,9 @@ Each port below is right on the gate's drawn cases pooled over stacked
 replicates, and wrong in a way that real ports are: it replays random numbers
 captured per shape, answers its first call differently, caches the groups by
 shape, couples the rows of one call, takes a special path for row 0 of a call,
-or reads non-contiguous inputs as if they were contiguous. Each is run on the
+reads non-contiguous inputs as if they were contiguous, or accumulates its
+token CDF in half precision (exact on a few ids, wrong on a codebook's thin
+tail). Each is run on the
 one family case that exposes it (``run_gate(..., case=i)``, standard budget,
 seed 0); the seeds are fixed, so the verdicts are deterministic.
 """
@@ -20,6 +22,7 @@ import torch
 from pcg_core import Groups, verify
 from pcg_verify import run_gate
 from pcg_verify.budgets import BUDGETS
+from pcg_verify.bugs import mutant_port
 from pcg_verify.report import GateReport
 
 pytestmark = pytest.mark.slow  # tens of seconds: kept out of the fast tiers (-m 'not slow')
@@ -169,3 +172,10 @@ def test_a_first_row_fast_path_fails_the_row_index_law() -> None:
 def test_reading_non_contiguous_inputs_as_contiguous_fails() -> None:
     report = run(storage_order, "unaligned")
     assert not report.passed, report.summary()
+
+
+def test_a_half_precision_token_cdf_fails_on_the_codec_family_s_thin_mass() -> None:
+    # its float16 accumulator stalls on the 30 % of the mass spread below 2e-5 per id: that mass is never drawn
+    report = run(mutant_port("cdf_float16"), "codec")
+    failed = {str(c) for c, v in report.categories.items() if v.verdict == "fail"}
+    assert failed and failed <= {"guarantee", "conformance", "bonus"}, report.summary()
