@@ -88,6 +88,14 @@ class Procedure:
         rate = factor * self.direct_rate + (factor * self.suspicious_rate) * (factor * self.retry_rate)
         return min(1.0, rate)
 
+    @property
+    def attribution_rate(self) -> float:
+        """Probability that a category whose laws a port keeps exactly fails when another category's laws are
+        broken: F·direct + F·retry (the broken law may send the case to stage 2, which looks at every law of the
+        case again at the retry level; Bonferroni and Holm both control every subset of true laws), capped at 1.
+        """
+        return min(1.0, self.tail_safety_factor * (self.direct_rate + self.retry_rate))
+
     def describe(self) -> str:
         """One sentence that reports quote as the declared procedure."""
         return (f"G tests, Bonferroni over all planned tests; fail if adjusted p ≤ {self.direct_rate:g}; re-run "
@@ -108,6 +116,7 @@ class Procedure:
             "min_mean_expected": self.min_mean_expected,
             "determinism_replicates": self.determinism_replicates,
             "family_false_positive_rate": self.family_false_positive_rate,
+            "attribution_rate": self.attribution_rate,
             "description": self.describe(),
         }
 

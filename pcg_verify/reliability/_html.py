@@ -62,8 +62,12 @@ def _boxes(run: Mapping[str, Any]) -> str:
         heading, checks, failure = CATEGORY_TEXT.get(name, (name, "", ""))
         state = verdict.get("verdict", "untested")
         if name in _STATISTICAL:
+            attribution = procedure.get("attribution_rate")
             rate = (f"A correct port fails any statistical category with probability ≤ {_num(fpr)} (all together); "
-                    f"each test detects its stated TV with power ≥ {_num(power)}.")
+                    f"each test detects its stated TV with power ≥ {_num(power)}."
+                    + ("" if attribution is None else
+                       f" A port that keeps this category's laws exactly but breaks another's fails it with "
+                       f"probability ≤ {_num(attribution)}."))
         else:
             rate = "Exact check: a correct port never fails it (false-positive rate 0); one violation fails."
         meaning = {"pass": f"Pass: {checks}.", "fail": f"Fail: {failure}.",

@@ -143,6 +143,7 @@ def test_the_json_report_is_strict_versioned_and_utf8() -> None:
     assert data["schema_version"] == 1
     assert "γ" in text or "≥" in text  # not ASCII-escaped
     assert data["procedure"]["family_false_positive_rate"] == pytest.approx(1e-3)
+    assert data["procedure"]["attribution_rate"] == pytest.approx(5 * (1e-4 + 1e-2))
 
 
 def test_replay_lines_of_an_anonymous_callable_are_python_calls() -> None:
