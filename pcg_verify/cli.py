@@ -6,10 +6,16 @@
     pcg-verify report DIR
     pcg-verify list
     pcg-verify bugs [--budget B] [--seed S] [--json PATH] [--report DIR] [--only NAME…] [--workers N] [--list]
+    pcg-verify e2e --target DIR [--draft DIR] --method ar|sd|ssd|pcg [--theta T] [--top-k-groups K] [--gamma G]
+                   [--temperature T] [--top-k K] [--top-p P] [--beta B] [--device cpu|cuda] [--prompts FILE]
+                   [--max-new-tokens N] [--seed S] [--groups-cache PATH] [--speech-offset O --num-speech N]
+                   [--reference decoder|recompute] [--ignore-eos] [--no-baseline] [--report DIR] [--json PATH]
 
 Exit codes: 0 pass, 1 the port is wrong, 2 the gate could not run (usage
 error, a port that cannot be loaded, an unwritable output path, a budget that
 cannot keep its promise), 130 interrupted (Ctrl-C; no report is written).
+``e2e`` decodes with a Hugging Face target/draft pair (docs/e2e.md): 0 when
+every run's monitors pass, 1 when one fails, 2 on a usage error.
 
 The port runs in a worker process by default: whatever it does (raise, exit,
 crash, hang, write garbage) ends as a verdict of its case, never as the
@@ -118,7 +124,47 @@ def build_parser() -> argparse.ArgumentParser:
                       help="write the reliability report: DIR/results.json and DIR/index.html with the score "
                            "table (atomically; checked before the run)")
     bugs.add_argument("--list", action="store_true", help="print the catalogue and run nothing")
+    _add_e2e(commands)
     return parser
+
+
+def _add_e2e(commands: Any) -> None:
+    e2e = commands.add_parser(
+        "e2e", help="speculative decoding of a Hugging Face target/draft pair with the guarantee monitors",
+        description="Decode with AR, SD, SSD(β) or PCG (plus AR as the speed baseline), monitor every verified "
+                    "position (randomized PIT of the emitted groups and of the accept bits, exact KS tests, "
+                    "Bonferroni; family-wise false-positive rate 1e-3 per run) and print tokens/s, speedup vs AR, "
+                    "tokens per target call, accepted drafts per block, acceptance rate and the verdicts. "
+                    "Models load from local directories only. See docs/e2e.md.")
+    e2e.add_argument("--target", required=True, metavar="DIR", help="the target model (save_pretrained directory)")
+    e2e.add_argument("--draft", metavar="DIR", default=None, help="the draft model (not needed for --method ar)")
+    e2e.add_argument("--method", required=True, choices=("ar", "sd", "ssd", "pcg"))
+    e2e.add_argument("--theta", type=float, default=0.4, help="cosine threshold of the groups (default: 0.4)")
+    e2e.add_argument("--top-k-groups", type=int, default=None, metavar="K",
+                     help="keep at most K neighbours per group (top-K rule intersected with --theta)")
+    e2e.add_argument("--gamma", type=int, default=3, help="drafts per block (default: 3)")
+    e2e.add_argument("--temperature", type=float, default=1.0, help="(default: 1.0)")
+    e2e.add_argument("--top-k", type=int, default=None, metavar="K", help="top-k filter on every side")
+    e2e.add_argument("--top-p", type=float, default=None, metavar="P", help="top-p filter on every side")
+    e2e.add_argument("--beta", type=float, default=0.3, help="SSD tolerance (default: 0.3)")
+    e2e.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    e2e.add_argument("--prompts", metavar="FILE", default=None,
+                     help="one prompt per line, token ids separated by spaces or commas (default: 4 seeded prompts "
+                          "of speech ids)")
+    e2e.add_argument("--max-new-tokens", type=int, default=64, metavar="N", help="(default: 64)")
+    e2e.add_argument("--seed", type=int, default=0, help="seeds the decoding and the monitors (default: 0)")
+    e2e.add_argument("--groups-cache", metavar="PATH", default=None, help=".npz cache of the groups")
+    e2e.add_argument("--speech-offset", type=int, default=None, metavar="O",
+                     help="id of speech token 0 (default: Llasa's 128264 when the vocabulary is that large, "
+                          "else the whole vocabulary is grouped)")
+    e2e.add_argument("--num-speech", type=int, default=None, metavar="N", help="speech tokens (with --speech-offset)")
+    e2e.add_argument("--reference", choices=("decoder", "recompute"), default="decoder",
+                     help="the monitors' q: the loop's own rows, or a fresh no-cache pass per block (audits caches)")
+    e2e.add_argument("--ignore-eos", action="store_true", help="decode every row to --max-new-tokens")
+    e2e.add_argument("--no-baseline", action="store_true", help="skip the AR baseline run (no speedup)")
+    e2e.add_argument("--report", metavar="DIR", default=None,
+                     help="write the reliability report: DIR/results.json and DIR/index.html")
+    e2e.add_argument("--json", metavar="PATH", default=None, help="write the results envelope as JSON")
 
 
 def _list() -> str:
@@ -171,8 +217,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("pcg-verify: interrupted; no report written", file=sys.stderr)
             return EXIT_INTERRUPTED
     args.command_line = "pcg-verify " + shlex.join(sys.argv[1:] if argv is None else argv)
+    if args.command == "e2e":
+        return _e2e(args)
     try:
         return _check(args)
+    except KeyboardInterrupt:
+        print("pcg-verify: interrupted; no report written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _e2e(args: argparse.Namespace) -> int:
+    from pcg_verify.e2e._harness import e2e_command
+
+    try:
+        return e2e_command(args, _print, args.command_line)
+    except (PCGError, OSError) as error:
+        print(f"pcg-verify: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except ImportError as error:
+        print(f"pcg-verify: error: e2e needs transformers ({error}); pip install 'pcg-verify[e2e]'", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("pcg-verify: interrupted; no report written", file=sys.stderr)
         return EXIT_INTERRUPTED
