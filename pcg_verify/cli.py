@@ -10,6 +10,8 @@
                    [--temperature T] [--top-k K] [--top-p P] [--beta B] [--device cpu|cuda] [--prompts FILE]
                    [--max-new-tokens N] [--seed S] [--groups-cache PATH] [--speech-offset O --num-speech N]
                    [--reference decoder|recompute] [--ignore-eos] [--no-baseline] [--report DIR] [--json PATH]
+    pcg-verify tts --libritts DIR --target DIR --draft DIR --codec DIR [--methods ar,sd,ssd,pcg] [--n 500] …
+                   (the paper's TTS table; pcg_verify.tts, docs/tts.md)
 
 Exit codes: 0 pass, 1 the port is wrong, 2 the gate could not run (usage
 error, a port that cannot be loaded, an unwritable output path, a budget that
@@ -125,10 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
                            "table (atomically; checked before the run)")
     bugs.add_argument("--list", action="store_true", help="print the catalogue and run nothing")
     _add_e2e(commands)
+    from pcg_verify.tts._cli import add_parser as add_tts_parser  # argparse only: cheap
+
+    add_tts_parser(commands)
     return parser
 
 
 def _add_e2e(commands: Any) -> None:
+    from pcg_verify.e2e._arguments import add_decoding_arguments
+
     e2e = commands.add_parser(
         "e2e", help="speculative decoding of a Hugging Face target/draft pair with the guarantee monitors",
         description="Decode with AR, SD, SSD(β) or PCG (plus AR as the speed baseline), monitor every verified "
@@ -139,21 +146,12 @@ def _add_e2e(commands: Any) -> None:
     e2e.add_argument("--target", required=True, metavar="DIR", help="the target model (save_pretrained directory)")
     e2e.add_argument("--draft", metavar="DIR", default=None, help="the draft model (not needed for --method ar)")
     e2e.add_argument("--method", required=True, choices=("ar", "sd", "ssd", "pcg"))
-    e2e.add_argument("--theta", type=float, default=0.4, help="cosine threshold of the groups (default: 0.4)")
-    e2e.add_argument("--top-k-groups", type=int, default=None, metavar="K",
-                     help="keep at most K neighbours per group (top-K rule intersected with --theta)")
-    e2e.add_argument("--gamma", type=int, default=3, help="drafts per block (default: 3)")
-    e2e.add_argument("--temperature", type=float, default=1.0, help="(default: 1.0)")
-    e2e.add_argument("--top-k", type=int, default=None, metavar="K", help="top-k filter on every side")
-    e2e.add_argument("--top-p", type=float, default=None, metavar="P", help="top-p filter on every side")
-    e2e.add_argument("--beta", type=float, default=0.3, help="SSD tolerance (default: 0.3)")
-    e2e.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    add_decoding_arguments(e2e, temperature=1.0)
     e2e.add_argument("--prompts", metavar="FILE", default=None,
                      help="one prompt per line, token ids separated by spaces or commas (default: 4 seeded prompts "
                           "of speech ids)")
     e2e.add_argument("--max-new-tokens", type=int, default=64, metavar="N", help="(default: 64)")
     e2e.add_argument("--seed", type=int, default=0, help="seeds the decoding and the monitors (default: 0)")
-    e2e.add_argument("--groups-cache", metavar="PATH", default=None, help=".npz cache of the groups")
     e2e.add_argument("--speech-offset", type=int, default=None, metavar="O",
                      help="id of speech token 0 (default: Llasa's 128264 when the vocabulary is that large, "
                           "else the whole vocabulary is grouped)")
@@ -219,6 +217,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.command_line = "pcg-verify " + shlex.join(sys.argv[1:] if argv is None else argv)
     if args.command == "e2e":
         return _e2e(args)
+    if args.command == "tts":
+        from pcg_verify.tts._cli import run as run_tts
+
+        return run_tts(args, _print)
     try:
         return _check(args)
     except KeyboardInterrupt:
