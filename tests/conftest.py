@@ -24,7 +24,12 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked ``slow`` (the minutes-long calibration and power runs among them) run first, so that
+    """Tests marked ``slow`` (the minutes-long calibration and power runs among them) run first, the longest
+    first (``@pytest.mark.slow(seconds=N)`` states a test's measured time on a 2-core machine), so that
     under ``-n auto`` they start at once and the short tests fill the other workers around them; the order
-    within each part is unchanged."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    is otherwise unchanged."""
+    def key(item: pytest.Item) -> tuple[bool, float]:
+        slow = item.get_closest_marker("slow")
+        return slow is None, -float(slow.kwargs.get("seconds", 0)) if slow is not None else 0.0
+
+    items.sort(key=key)

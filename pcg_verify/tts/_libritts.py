@@ -163,7 +163,21 @@ def sample_cases(index: LibriTTSIndex, n: int, *, seed: int, min_seconds: float 
 
     Examples
     --------
-    >>> # see tests/tts/test_libritts.py for a generated LibriTTS-shaped folder
+    A LibriTTS-shaped folder of one speaker with three half-second utterances:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from pcg_verify.tts._audio import write_wav
+    >>> root = Path(tempfile.mkdtemp()) / "test-clean" / "1089" / "134686"
+    >>> root.mkdir(parents=True)
+    >>> for k in range(3):
+    ...     write_wav(root / f"1089_134686_000001_00000{k}.wav", np.zeros(8000, dtype=np.float32), 16000)
+    ...     _ = (root / f"1089_134686_000001_00000{k}.normalized.txt").write_text(f"Sentence {k}.")
+    >>> sample = sample_cases(scan_libritts(root.parents[1]), 2, seed=0)
+    >>> [(case.target.id[-1], case.prompt.id[-1]) for case in sample.cases]
+    [('2', '0'), ('0', '1')]
+    >>> all(case.prompt.speaker == case.target.speaker != case.prompt.id for case in sample.cases)
+    True
     """
     if not isinstance(index, LibriTTSIndex):
         raise InvalidTypeError("index", index, "must be a LibriTTSIndex (from scan_libritts)")

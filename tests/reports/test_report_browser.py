@@ -92,7 +92,7 @@ def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
                           timeout=600, check=False, env=env)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=150)
 def test_standard_budget_reports_of_the_reference_and_a_planted_bug_render_in_chromium(tmp_path: Path) -> None:
     """README's main job (the reference at the standard budget) and one planted bug, each opened in Chromium."""
     reference = _cli(["check", "--report", "reports/reference"], tmp_path)

@@ -53,7 +53,7 @@ def test_the_ssd_tolerance_rule_breaks_the_guarantee() -> None:
     assert report.categories["guarantee"].verdict == "fail", report.summary()
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [1])
 @pytest.mark.parametrize("bug", STATISTICAL_BUGS)
 def test_statistical_bugs_fail_under_other_master_seeds(bug: str, seed: int) -> None:
     assert not run_gate(planted_port(bug), budget=STANDARD_DRAWN, seed=seed).passed

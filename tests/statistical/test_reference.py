@@ -14,7 +14,7 @@ from pcg_verify import BUDGETS, PROCEDURE, run_gate
 from pcg_verify.planted import planted_port
 
 
-@pytest.mark.parametrize("budget", [pytest.param(b, marks=[pytest.mark.slow] if b == "thorough" else [])
+@pytest.mark.parametrize("budget", [pytest.param(b, marks=[pytest.mark.slow(seconds=145)] if b == "thorough" else [])
                                     for b in sorted(BUDGETS)])
 def test_reference_passes_every_budget(budget: str) -> None:
     report = run_gate(budget=budget, seed=0)
