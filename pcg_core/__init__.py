@@ -12,14 +12,16 @@ Modules: ``errors`` (the exception hierarchy), ``validation`` (the argument
 rules), ``atomic`` (atomic file writes) are public leaves; the sampler lives in
 private modules: ``_groups`` (the CSR structure), ``_builders`` (group builders)
 over ``_similarity`` (tiles) and ``_relation`` (CSR relation ops), ``_coarse``
-(coarse masses), ``_sampling`` (categorical draws), ``_verify`` (PCG) and
-``_baselines`` (token-level samplers).
+(coarse masses), ``_sampling`` (categorical draws), ``_verify`` (PCG),
+``_baselines`` (token-level samplers) and ``_lazy`` (the lazy façade of every
+package of the project).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pcg_core._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from pcg_core._baselines import draft_only_verify, ssd_verify, standard_verify
@@ -94,15 +96,4 @@ _MODULE_OF: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name from its module on first access, then keep it here."""
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*__all__, "__version__"])
+__getattr__, __dir__ = lazy_attributes(__name__, _MODULE_OF, [*__all__, "__version__"])

@@ -26,8 +26,9 @@ transformers); each is imported where it is used, and a missing one raises
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pcg_core._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from pcg_verify.tts._asr import FasterWhisperASR, Transcriber, TransformersASR
@@ -108,14 +109,4 @@ _HOME = {
 _MODULE_OF = {name: module for module, names in _HOME.items() for name in names}
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pcg_verify.tts' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_attributes(__name__, _MODULE_OF, __all__)
