@@ -36,7 +36,7 @@ import os
 import shlex
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pcg_core.atomic import writable_path, write_text_atomic
@@ -46,7 +46,7 @@ from pcg_verify.budgets import BUDGETS, PROCEDURE
 from pcg_verify.ports import REFERENCE_PORT
 from pcg_verify.reliability._progress import progress_bar
 
-__all__ = ["EXIT_FAIL", "EXIT_INTERRUPTED", "EXIT_PASS", "EXIT_USAGE", "build_parser", "main"]
+__all__ = ["EXIT_FAIL", "EXIT_INTERRUPTED", "EXIT_PASS", "EXIT_USAGE", "build_parser", "main", "run_command"]
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -200,44 +200,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_PASS
     if args.command == "report":
         return _rerender(args.directory)
+    args.command_line = "pcg-verify " + shlex.join(sys.argv[1:] if argv is None else argv)
     if args.command == "bugs":
         from pcg_verify.bugs._score import bugs_command
 
-        try:
-            command = "pcg-verify " + shlex.join(sys.argv[1:] if argv is None else argv)
-            return bugs_command(budget=args.budget, seed=args.seed, json_path=args.json, only=args.only,
-                                workers=args.workers, list_only=args.list, out=_print, report_dir=args.report,
-                                command=command)
-        except PCGError as error:
-            print(f"pcg-verify: error: {error}", file=sys.stderr)
-            return EXIT_USAGE
-        except KeyboardInterrupt:
-            print("pcg-verify: interrupted; no report written", file=sys.stderr)
-            return EXIT_INTERRUPTED
-    args.command_line = "pcg-verify " + shlex.join(sys.argv[1:] if argv is None else argv)
+        return run_command(lambda: bugs_command(
+            budget=args.budget, seed=args.seed, json_path=args.json, only=args.only, workers=args.workers,
+            list_only=args.list, out=_print, report_dir=args.report, command=args.command_line))
     if args.command == "e2e":
-        return _e2e(args)
+        from pcg_verify.e2e._harness import e2e_command
+
+        return run_command(lambda: e2e_command(args, _print, args.command_line), errors=(PCGError, OSError),
+                           import_message="e2e needs transformers ({}); pip install 'pcg-verify[e2e]'")
     if args.command == "tts":
         from pcg_verify.tts._cli import run as run_tts
 
         return run_tts(args, _print)
+    return run_command(lambda: _check(args), errors=())
+
+
+def run_command(work: Callable[[], int], *, errors: tuple[type[Exception], ...] = (PCGError,),
+                import_message: str | None = None) -> int:
+    """Run a command's ``work`` and return its exit code: an error of ``errors`` (or an ImportError, with
+    ``import_message`` formatted with it) is a usage error, one line on stderr and exit 2; Ctrl-C exits 130
+    and no report is written."""
     try:
-        return _check(args)
-    except KeyboardInterrupt:
-        print("pcg-verify: interrupted; no report written", file=sys.stderr)
-        return EXIT_INTERRUPTED
-
-
-def _e2e(args: argparse.Namespace) -> int:
-    from pcg_verify.e2e._harness import e2e_command
-
-    try:
-        return e2e_command(args, _print, args.command_line)
-    except (PCGError, OSError) as error:
+        return work()
+    except errors as error:
         print(f"pcg-verify: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except ImportError as error:
-        print(f"pcg-verify: error: e2e needs transformers ({error}); pip install 'pcg-verify[e2e]'", file=sys.stderr)
+        if import_message is None:
+            raise
+        print(f"pcg-verify: error: {import_message.format(error)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("pcg-verify: interrupted; no report written", file=sys.stderr)

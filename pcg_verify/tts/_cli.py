@@ -18,13 +18,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Callable
 from typing import Any
 
 __all__ = ["add_parser", "run"]
-
-EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def add_parser(subparsers: Any) -> None:
@@ -72,20 +69,15 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> int:
     """Run ``pcg-verify tts`` with parsed ``args``; return the exit code (module docstring)."""
     from pcg_core.errors import PCGError
+    from pcg_verify.cli import run_command
 
     command = getattr(args, "command_line", None)
-    try:
-        return _run(args, out, command)
-    except (PCGError, OSError, ImportError) as error:
-        print(f"pcg-verify: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("pcg-verify: interrupted; no report written", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    return run_command(lambda: _run(args, out, command), errors=(PCGError, OSError, ImportError))
 
 
 def _run(args: argparse.Namespace, out: Callable[[str], None], command: str | None) -> int:
     from pcg_core.atomic import writable_path, write_text_atomic
+    from pcg_verify.cli import EXIT_FAIL, EXIT_PASS
     from pcg_verify.e2e import SamplingConfig
     from pcg_verify.reliability import check_report_directory, results_json
     from pcg_verify.tts._libritts import sample_cases, scan_libritts
