@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import Pair
+from e2e_pairs import Pair
 
 from pcg_verify.cli import EXIT_FAIL, EXIT_PASS, EXIT_USAGE, main
 from pcg_verify.reliability import load_results

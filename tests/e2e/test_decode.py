@@ -11,7 +11,7 @@ import itertools
 
 import pytest
 import torch
-from conftest import Pair
+from e2e_pairs import Pair
 
 from pcg_core import singleton_groups
 from pcg_verify.e2e import (

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import Pair
+from e2e_pairs import Pair
 
 from pcg_verify.e2e import Monitor, SamplingConfig, groups_from_model
 from pcg_verify.e2e._decode import BUGS, _generate

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import TOY_LANGUAGE, Pair
+from e2e_pairs import TOY_LANGUAGE, Pair
 
 from pcg_verify.e2e import Monitor, generate, groups_from_model
 from pcg_verify.e2e._toy import neighbour_purity
