@@ -34,8 +34,7 @@ from typing import Any
 import torch
 
 from pcg_verify import run_gate
-from pcg_verify.external import ExecPort
-from pcg_verify.ports import reference_port
+from pcg_verify.ports import ExecPort, reference_port
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "ports"
 

@@ -28,6 +28,10 @@ and a goodness-of-fit test against an exact law otherwise:
   dtypes), each call with a freshly built ``Groups`` object; each call's
   outputs are checked against its own structure and counted for its own laws
   (a port caching by object identity or by shape answers with stale groups).
+
+Each check builds its schedule (inputs, structures, seeds) and exact laws here;
+:mod:`pcg_verify._experiment` makes the calls, and every law is tested with
+the one G test of :func:`pcg_verify._evidence.g_test`.
 """
 
 from __future__ import annotations
@@ -40,25 +44,23 @@ import numpy as np
 import torch
 
 from pcg_core import Groups
-from pcg_verify._evidence import law_checks
+from pcg_verify._evidence import g_test, law_checks
 from pcg_verify._experiment import (
     CHUNK_ENTRIES,
     PAIR_LEVELS,
     Observations,
-    _Checker,
-    call_inputs,
+    call,
     derived_seed,
     draft_tokens_for,
-    infer_labels,
     observe,
+    observe_alternating,
     row_laws,
 )
 from pcg_verify.budgets import Procedure
 from pcg_verify.cases import Case
 from pcg_verify.laws import BlockLaw
-from pcg_verify.ports import Port, PortOutput, PortProtocolError, call_port
+from pcg_verify.ports import Port, PortOutput
 from pcg_verify.report import Category, CellCounts, LawCheck
-from pcg_verify.stats import check_categorical, min_detectable_discrepancy_for_categorical, pooled_cell_count
 
 __all__ = [
     "DETERMINISM_ROWS",
@@ -83,25 +85,6 @@ REPLAY_CALLS = 64
 ALTERNATING_ROWS = 16
 #: The family cases that also run the replay and alternating-groups experiments (small and cheap).
 PATTERN_FAMILIES = ("unaligned", "single_row")
-
-
-def _test(category: Category, observed: np.ndarray[Any, Any], probs: np.ndarray[Any, Any], kind: str, *,
-          case_index: int, row: int, position: int, law: str, stage: int, per_test_level: float,
-          false_negative_rate: float, procedure: Procedure) -> LawCheck | None:
-    """One G test of ``observed`` against the exact ``probs``, run and coarsened as
-    :func:`pcg_verify._evidence.law_checks` runs its tests (None with too few samples)."""
-    n = int(observed.sum())
-    max_cells = procedure.max_cells(n)
-    if (n < procedure.min_test_samples
-            or pooled_cell_count(n, probs, min_expected=procedure.min_expected, max_cells=max_cells) < 2):
-        return None
-    result = check_categorical(observed, probs, method="g", min_expected=procedure.min_expected,
-                               max_cells=max_cells)
-    cells = result.n_cells
-    detectable = (min_detectable_discrepancy_for_categorical(n, per_test_level, false_negative_rate, n_cells=cells)
-                  if cells > 1 else 0.0)
-    return LawCheck(category, case_index, row, position, law, stage, n, cells, float(result.statistic),
-                    float(result.pvalue), float(detectable), counts=CellCounts(observed, probs, kind))
 
 
 # ---------------------------------------------------------------------------- what pooling hides
@@ -134,20 +117,20 @@ def pooled_tests(obs: Observations, laws: list[BlockLaw], *, case_index: int, st
     if obs.call_first is None or obs.call_last is None:
         return []
     batch = obs.case.batch
-    test = functools.partial(_test, stage=stage, per_test_level=per_test_level,
+    test = functools.partial(g_test, Category.BATCH_INVARIANCE, stage=stage, per_test_level=per_test_level,
                              false_negative_rate=false_negative_rate, procedure=procedure, case_index=case_index)
     tests = []
     for b, pairs in enumerate(obs.pairs):
         product = np.outer(_levels(laws[b]), _levels(laws[(b + 1) % batch])).ravel()
-        tests.append(test(Category.BATCH_INVARIANCE, pairs, product, "length pair", row=b, position=-1,
+        tests.append(test(CellCounts(pairs, product, "length pair"), row=b, position=-1,
                           law=f"joint law of (min(A, 2), min(A', 2)) of rows 2r, 2r+1 of one call "
                           f"(case rows {b}, {(b + 1) % batch}) = product law"))
     what = "label" if obs.has_labels else "token"
-    tests.append(test(Category.BATCH_INVARIANCE, obs.call_first, _first_position(laws[0], obs.has_labels),
-                      "accepted×" + what, row=0, position=0,
-                      law=f"position-0 (accepted?, {what}) law of the first row of every call"))
-    tests.append(test(Category.BATCH_INVARIANCE, obs.call_last, _first_position(laws[batch - 1], obs.has_labels),
-                      "accepted×" + what, row=batch - 1, position=0,
+    tests.append(test(CellCounts(obs.call_first, _first_position(laws[0], obs.has_labels), "accepted×" + what),
+                      row=0, position=0, law=f"position-0 (accepted?, {what}) law of the first row of every call"))
+    tests.append(test(CellCounts(obs.call_last, _first_position(laws[batch - 1], obs.has_labels),
+                                 "accepted×" + what),
+                      row=batch - 1, position=0,
                       law=f"position-0 (accepted?, {what}) law of the last row of every call"))
     return [t for t in tests if t is not None]
 
@@ -169,7 +152,7 @@ def first_call_differs(port: Port, case: Case, obs: Observations) -> str | None:
     if obs.first_call is None:
         return None
     drafts, seed, first = obs.first_call
-    again = call_port(port, *call_inputs(obs.case, drafts), obs.case.groups, seed)
+    again = call(port, obs.case, drafts, seed)
     name = _differs(first, again)
     if name is None:
         return None
@@ -192,8 +175,7 @@ def determinism_differs(port: Port, case: Case, seed: int, replicates: int = 1) 
     """
     rows = determinism_rows(case, replicates)
     drafts = draft_tokens_for(case, rows // case.batch, np.random.default_rng(seed))
-    first = call_port(port, *call_inputs(case, drafts), case.groups, seed)
-    second = call_port(port, *call_inputs(case, drafts), case.groups, seed)
+    first, second = call(port, case, drafts, seed), call(port, case, drafts, seed)
     name = _differs(first, second)
     return None if name is None else f"two calls of {rows} rows with generator seed {seed} returned different {name}"
 
@@ -229,36 +211,12 @@ def relabelled_groups(groups: Groups, rng: np.random.Generator) -> Groups:
 
 def alternating_groups(port: Port, case: Case, laws: tuple[list[BlockLaw], list[BlockLaw]],
                        other: Groups, *, samples_per_row: int, seed: int) -> tuple[Observations, Observations]:
-    """Calls that alternate ``case.groups`` and ``other`` (ALTERNATING_ROWS · B rows each); the outputs of
-    each structure are checked and counted against that structure's own laws. Structural violations of
-    either end the experiment (recorded in the first observations)."""
-    cases = (case, dataclasses.replace(case, groups=other))
-    rng = np.random.default_rng(seed)
-    per_call = ALTERNATING_ROWS * case.batch
-    calls = max(2, -(-samples_per_row * case.batch // per_call))
-    observations = tuple(Observations(c, samples_per_row, has_labels=True, rows=[]) for c in cases)
-    checkers: list[_Checker | None] = [None, None]
-    for k in range(calls):
-        which = k % 2
-        current, obs = cases[which], observations[which]
-        drafts = draft_tokens_for(current, ALTERNATING_ROWS, rng)
-        try:
-            out = call_port(port, *call_inputs(current, drafts), current.groups, derived_seed(seed, k))
-        except PortProtocolError as error:
-            observations[0].add_violation(1, f"groups alternated between calls: {error}")
-            return observations[0], observations[1]
-        out = infer_labels(current, out)
-        checker = checkers[which]
-        if checker is None:
-            obs.has_labels = out.group_ids is not None
-            checker = checkers[which] = _Checker(current, laws[which], obs.has_labels)
-            obs.rows = [checker.empty_counts() for _ in range(current.batch)]
-        if not checker.check(out, drafts, obs):
-            observations[0].add_violation(obs.violation_count, "groups alternated between calls (structure "
-                                          f"{which}): {obs.violations[0] if obs.violations else ''}")
-            return observations[0], observations[1]
-        checker.count(out, obs)
-    return observations[0], observations[1]
+    """Calls that alternate ``case.groups`` and ``other`` (ALTERNATING_ROWS · B rows each, enough calls for
+    ``samples_per_row`` replicates of each row); each structure's outputs checked and counted against its
+    own laws (:func:`pcg_verify._experiment.observe_alternating`)."""
+    calls = max(2, -(-samples_per_row * case.batch // (ALTERNATING_ROWS * case.batch)))
+    return observe_alternating(port, (case, dataclasses.replace(case, groups=other)), laws,
+                               rows_per_call=ALTERNATING_ROWS, calls=calls, seed=seed)
 
 
 def pattern_test_count(case: Case) -> int:

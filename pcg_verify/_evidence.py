@@ -36,7 +36,7 @@ from pcg_verify.stats import (
     pooled_cell_count,
 )
 
-__all__ = ["EVIDENCE_CELLS", "EVIDENCE_TESTS", "law_checks", "report_evidence", "variability"]
+__all__ = ["EVIDENCE_CELLS", "EVIDENCE_TESTS", "g_test", "law_checks", "report_evidence", "variability"]
 
 Array = np.ndarray[Any, Any]
 
@@ -89,6 +89,27 @@ def _row_laws(case: Case, law: BlockLaw, counts: RowCounts,
     return items
 
 
+def g_test(category: Category, cell_counts: CellCounts, *, case_index: int, row: int, position: int, law: str,
+           stage: int, per_test_level: float, false_negative_rate: float, procedure: Procedure) -> LawCheck | None:
+    """The gate's one goodness-of-fit test: a G test of ``cell_counts``' observed counts against its exact
+    probabilities, cells pooled to ``procedure.min_expected`` expected counts (at most
+    ``procedure.max_cells(n)`` cells), with the TV it detects at ``per_test_level`` and power
+    1 − ``false_negative_rate``; None when n < ``procedure.min_test_samples`` or fewer than two cells remain.
+    The record keeps only the cells a reader looks at (:data:`EVIDENCE_CELLS`)."""
+    observed, probs = cell_counts.observed, cell_counts.probs
+    n = int(observed.sum())
+    max_cells = procedure.max_cells(n)
+    if (n < procedure.min_test_samples
+            or pooled_cell_count(n, probs, min_expected=procedure.min_expected, max_cells=max_cells) < 2):
+        return None
+    result = check_categorical(observed, probs, method="g", min_expected=procedure.min_expected, max_cells=max_cells)
+    cells = result.n_cells
+    detectable = (min_detectable_discrepancy_for_categorical(n, per_test_level, false_negative_rate, n_cells=cells)
+                  if cells > 1 else 0.0)
+    return LawCheck(category, case_index, row, position, law, stage, n, cells, float(result.statistic),
+                    float(result.pvalue), float(detectable), counts=cell_counts.shown(EVIDENCE_CELLS))
+
+
 def law_checks(obs: Observations, laws: list[BlockLaw], *, case_index: int, stage: int, alone: bool,
                per_test_level: float, false_negative_rate: float, procedure: Procedure) -> list[LawCheck]:
     """One test per (row, position, law) with enough samples; ``alone`` keeps only the guarantee
@@ -96,24 +117,15 @@ def law_checks(obs: Observations, laws: list[BlockLaw], *, case_index: int, stag
     records = []
     for b, counts in enumerate(obs.rows):
         for category, position, name, cell_counts in _row_laws(obs.case, laws[b], counts, obs.has_labels):
-            observed, probs = cell_counts.observed, cell_counts.probs
             if alone:
                 if category != Category.GUARANTEE:
                     continue
                 category = Category.BATCH_INVARIANCE
-            n = int(observed.sum())
-            if (n < procedure.min_test_samples
-                    or pooled_cell_count(n, probs, min_expected=procedure.min_expected,
-                                         max_cells=procedure.max_cells(n)) < 2):
-                continue
-            result = check_categorical(observed, probs, method="g", min_expected=procedure.min_expected,
-                                       max_cells=procedure.max_cells(n))
-            cells = result.n_cells
-            detectable = (min_detectable_discrepancy_for_categorical(
-                n, per_test_level, false_negative_rate, n_cells=cells) if cells > 1 else 0.0)
-            records.append(LawCheck(category, case_index, b, position, name, stage, n, cells,
-                                    float(result.statistic), float(result.pvalue), float(detectable),
-                                    counts=cell_counts.shown(EVIDENCE_CELLS)))  # small: nothing large is kept
+            record = g_test(category, cell_counts, case_index=case_index, row=b, position=position, law=name,
+                            stage=stage, per_test_level=per_test_level, false_negative_rate=false_negative_rate,
+                            procedure=procedure)
+            if record is not None:
+                records.append(record)
     return records
 
 

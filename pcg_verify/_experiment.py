@@ -15,6 +15,10 @@ Besides the per-row counts, an experiment counts what pooling hides: the
 accepted lengths of adjacent rows of one call (rows 2r and 2r + 1, for the
 joint law against the exact product law) and the position-0 outcome of the
 first and of the last row of every call (per-row-index laws).
+
+This is the only module that calls the port (:func:`call`): the call-pattern
+checks (:mod:`pcg_verify._call_patterns`) build their schedules — which
+structure, which draft rows, which seed — and hand them here.
 """
 
 from __future__ import annotations
@@ -36,11 +40,13 @@ __all__ = [
     "PAIR_LEVELS",
     "Observations",
     "RowCounts",
+    "call",
     "call_inputs",
     "call_sizes",
     "derived_seed",
     "draft_tokens_for",
     "observe",
+    "observe_alternating",
     "row_laws",
 ]
 
@@ -325,6 +331,12 @@ def call_inputs(case: Case, drafts: torch.Tensor) -> tuple[torch.Tensor, torch.T
             present(case.target_probs, case.contiguous, replicates))
 
 
+def call(port: Port, case: Case, drafts: torch.Tensor, seed: int) -> PortOutput:
+    """The gate's one call of a port: ``case``'s inputs for the draft rows ``drafts`` [R, γ] (R a multiple
+    of B), a generator seeded with ``seed``; every failure is a :class:`~pcg_verify.ports.PortProtocolError`."""
+    return call_port(port, *call_inputs(case, drafts), case.groups, seed)
+
+
 def observe(
     port: Port,
     case: Case,
@@ -353,7 +365,7 @@ def observe(
     for k, size in enumerate(call_sizes(sub, drafts.shape[0])):
         stop = start + size
         try:
-            out = call_port(port, *call_inputs(sub, drafts[start:stop]), sub.groups, derived_seed(seed, k))
+            out = call(port, sub, drafts[start:stop], derived_seed(seed, k))
         except PortProtocolError as error:  # every failure of the port (see call_port) ends the run
             obs.add_violation(1, str(error))
             return obs
@@ -368,3 +380,34 @@ def observe(
             checker.count(out, obs)
         start = stop
     return obs
+
+
+def observe_alternating(port: Port, cases: tuple[Case, Case], laws: tuple[list[BlockLaw], list[BlockLaw]], *,
+                        rows_per_call: int, calls: int, seed: int) -> tuple[Observations, Observations]:
+    """Calls that alternate ``cases[0]`` and ``cases[1]`` (equal but for their groups), ``rows_per_call`` · B
+    rows each; each call's outputs are checked and counted against its own structure's laws. The first
+    structural violation ends the schedule (recorded in the first observations)."""
+    rng = np.random.default_rng(seed)
+    observations = tuple(Observations(c, 0, has_labels=True, rows=[]) for c in cases)
+    checkers: list[_Checker | None] = [None, None]
+    for k in range(calls):
+        which = k % 2
+        current, obs = cases[which], observations[which]
+        drafts = draft_tokens_for(current, rows_per_call, rng)
+        try:
+            out = call(port, current, drafts, derived_seed(seed, k))
+        except PortProtocolError as error:
+            observations[0].add_violation(1, f"groups alternated between calls: {error}")
+            break
+        out = infer_labels(current, out)
+        checker = checkers[which]
+        if checker is None:
+            obs.has_labels = out.group_ids is not None
+            checker = checkers[which] = _Checker(current, laws[which], obs.has_labels)
+            obs.rows = [checker.empty_counts() for _ in range(current.batch)]
+        if not checker.check(out, drafts, obs):
+            observations[0].add_violation(obs.violation_count, "groups alternated between calls (structure "
+                                          f"{which}): {obs.violations[0] if obs.violations else ''}")
+            break
+        checker.count(out, obs)
+    return observations[0], observations[1]

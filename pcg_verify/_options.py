@@ -10,10 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BUDGET_NAMES", "GATE_OPTIONS", "Option", "gate_kwargs"]
+__all__ = ["BUDGET_NAMES", "DEFAULT_CALL_TIMEOUT", "GATE_OPTIONS", "REFERENCE_PORT", "Option", "gate_kwargs"]
 
 #: The names of :data:`pcg_verify.budgets.BUDGETS` (a test keeps the two equal).
 BUDGET_NAMES = ("quick", "standard", "thorough")
+#: Import path of the default port: pcg_core's reference sampler.
+REFERENCE_PORT = "pcg_verify.ports:reference_port"
+#: Seconds one port call may take in a worker or a port process (the gate's calls take milliseconds to seconds).
+DEFAULT_CALL_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,8 @@ GATE_OPTIONS: tuple[Option, ...] = (
     Option("singleton-groups", "every case uses singleton groups, so a plain speculative sampler can be gated",
            flag=True, keyword="singleton_only"),
     Option("in-process", "call the port in this process instead of an isolated worker", flag=True),
-    Option("call-timeout", "seconds one port call may take in the worker (default: 60)", float, 60.0,
+    Option("call-timeout", f"seconds one port call may take in the worker (default: {DEFAULT_CALL_TIMEOUT:g})",
+           float, DEFAULT_CALL_TIMEOUT,
            keyword="call_timeout", metavar="S"),
     Option("deadline", "seconds the whole run may take in the worker (default: none)", float, None,
            keyword="deadline", metavar="S"),

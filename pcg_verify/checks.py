@@ -56,12 +56,11 @@ from pcg_verify._call_patterns import (
 from pcg_verify._evidence import law_checks, report_evidence, variability
 from pcg_verify._experiment import Observations, derived_seed, observe, row_laws
 from pcg_verify._families import family_case, label_cells
-from pcg_verify._isolation import DEFAULT_CALL_TIMEOUT, IsolatedPort
 from pcg_verify.budgets import BUDGETS, PROCEDURE, Budget, Procedure
 from pcg_verify.cases import Case, case_seed, draw_case
 from pcg_verify.laws import BlockLaw
-from pcg_verify.ports import REFERENCE_PORT, LoadedPort, Port, PortProtocolError, resolve_port
-from pcg_verify.report import Category, CategoryVerdict, GateFailure, GateReport, LawCheck, Verdict
+from pcg_verify.ports import DEFAULT_CALL_TIMEOUT, REFERENCE_PORT, LoadedPort, Port, PortProtocolError, open_port
+from pcg_verify.report import Category, CategoryVerdict, GateFailure, GateReport, LawCheck, Verdict, replay_line
 from pcg_verify.stats import adjust_family, min_samples_for_categorical
 
 __all__ = [
@@ -373,10 +372,11 @@ def run_gate(
         a crash, ``os._exit``, a segfault or a hang becomes a structure
         failure of its case instead of ending the gate, and the worker is
         restarted for the next case. ``pcg-verify check`` isolates by default.
+        An ``exec:`` program is its own process already.
     call_timeout : float
-        With ``isolate``: seconds one port call may take.
+        In a worker or an ``exec:`` program: seconds one port call may take.
     deadline : float, optional
-        With ``isolate``: seconds the whole run may take; calls after it fail.
+        In a worker or an ``exec:`` program: seconds the whole run may take; calls after it fail.
     threads : int or None
         torch intra-op threads while the gate runs (restored afterwards); the
         gate's tensors are small, so one thread is fastest and immune to busy
@@ -405,23 +405,13 @@ def run_gate(
         case = check_int("case", case, minimum=0, maximum=budget.cases - 1)
     if not isinstance(procedure, Procedure):
         raise InvalidTypeError("procedure", procedure, "must be a pcg_verify.Procedure")
-    if isolate and not isinstance(port, str):
-        raise InvalidArgumentError("isolate", isolate, "needs the port as an import path (the worker loads it)",
-                                   "pass 'package.module:function' or 'path/to/file.py:function'")
     call_timeout = check_real("call_timeout", call_timeout, minimum=0.0)
     if deadline is not None:
         deadline = check_real("deadline", deadline, minimum=0.0)
     if threads is not None:
         threads = check_int("threads", threads, minimum=1)
-    if isolate:
-        assert isinstance(port, str)
-        with IsolatedPort(port, call_timeout=call_timeout, deadline=deadline, threads=threads or 1) as worker:
-            worker.start()  # raises InvalidArgumentError when the port cannot be loaded
-            with torch_threads(threads):
-                return _run(LoadedPort(worker, port_name or port, port), budget, seed, singleton_only, case,
-                            procedure, progress, started)
-    loaded = resolve_port(port, port_name)
-    with torch_threads(threads):
+    with open_port(port, port_name=port_name, isolate=check_bool("isolate", isolate), call_timeout=call_timeout,
+                   deadline=deadline, threads=threads or 1) as loaded, torch_threads(threads):
         return _run(loaded, budget, seed, singleton_only, case, procedure, progress, started)
 
 
@@ -447,7 +437,8 @@ def _run(loaded: LoadedPort, budget: Budget, seed: int, singleton_only: bool, ca
     """Steps 1–4 of the module docstring."""
 
     def replay(index: int) -> str:
-        return loaded.replay(budget=budget, seed=seed, case=index, singleton_only=singleton_only)
+        return replay_line(loaded.spec, loaded.name, budget=budget, seed=seed, case=index,
+                           singleton_only=singleton_only)
 
     plan = plan_gate(budget, seed, singleton_only=singleton_only, procedure=procedure)  # 1.
     indices = list(range(budget.cases)) if case is None else [case]

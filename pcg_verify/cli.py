@@ -31,24 +31,20 @@ so no worker is put around it.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import shlex
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from pcg_core.atomic import writable_path, write_text_atomic
 from pcg_core.errors import InvalidArgumentError, PCGError
-from pcg_verify._isolation import DEFAULT_CALL_TIMEOUT
-from pcg_verify.budgets import BUDGETS, PROCEDURE
-from pcg_verify.ports import REFERENCE_PORT
-from pcg_verify.reliability._progress import progress_bar
+from pcg_verify._commands import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS, EXIT_USAGE, print_out, run_command
+from pcg_verify._options import BUDGET_NAMES, GATE_OPTIONS, REFERENCE_PORT, gate_kwargs
+from pcg_verify.e2e._arguments import add_decoding_arguments
+from pcg_verify.tts._cli import add_parser as add_tts_parser
 
 __all__ = ["EXIT_FAIL", "EXIT_INTERRUPTED", "EXIT_PASS", "EXIT_USAGE", "build_parser", "main", "run_command"]
-
-EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 _CHECK_EXAMPLES = f"""\
 examples:
@@ -81,12 +77,6 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--exec", metavar="'CMD ARGS...'", default=None,
                        help="gate a program in any language that speaks the pcg-port protocol on stdin/stdout "
                             "(docs/protocol.md); the same as PORT exec:CMD ARGS...")
-    check.add_argument("--budget", default="standard", choices=sorted(BUDGETS),
-                       help="how hard to look: cases, promised discrepancy, sample caps (default: standard)")
-    check.add_argument("--seed", type=int, default=0,
-                       help="master seed; every case, experiment and retry seed is derived from it (default: 0)")
-    check.add_argument("--singleton-groups", action="store_true",
-                       help="every case uses singleton groups, so a plain speculative sampler can be gated")
     check.add_argument("--case", type=int, default=None, help="run only this case index (failures print it)")
     check.add_argument("--json", metavar="PATH", default=None,
                        help="write the JSON report here (atomically; '-' writes it to stdout and the summary to "
@@ -94,15 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--report", metavar="DIR", default=None,
                        help="write the reliability report: DIR/results.json and DIR/index.html (atomically; "
                             "checked before the run); prints the page's path")
-    check.add_argument("--in-process", action="store_true",
-                       help="call the port in this process instead of an isolated worker")
-    check.add_argument("--call-timeout", type=float, default=DEFAULT_CALL_TIMEOUT, metavar="S",
-                       help=f"seconds one port call may take in the worker (default: {DEFAULT_CALL_TIMEOUT:g})")
-    check.add_argument("--deadline", type=float, default=None, metavar="S",
-                       help="seconds the whole run may take in the worker (default: none)")
-    check.add_argument("--threads", type=int, default=1, metavar="N",
-                       help="torch threads for the gate and the port (default: 1, fastest for the gate's small "
-                            "tensors and immune to a busy machine)")
+    for option in GATE_OPTIONS:  # the options the pytest plugin has too, as --pcg-NAME
+        kwargs: dict[str, Any] = {"help": option.help}
+        if option.flag:
+            kwargs["action"] = "store_true"
+        else:
+            kwargs.update(type=option.type, default=option.default, metavar=option.metavar)
+            if option.choices:
+                kwargs["choices"] = option.choices
+        check.add_argument(f"--{option.name}", **kwargs)
     report = commands.add_parser("report", help="render DIR/index.html again from DIR/results.json",
                                  description="Render the reliability report's page from its results.json alone "
                                              "(written by 'pcg-verify check ... --report DIR') and print its path.")
@@ -117,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "declared categories) and every equivalent (each must pass); print mutant, bug class, "
                     "killed?, by which category, p-value, samples. Exit 0 only when every mutant is killed and "
                     "every equivalent passes, 1 otherwise, 2 on a usage error.")
-    bugs.add_argument("--budget", default="standard", choices=sorted(BUDGETS), help="(default: standard)")
+    bugs.add_argument("--budget", default="standard", choices=BUDGET_NAMES, help="(default: standard)")
     bugs.add_argument("--seed", type=int, default=0, help="the gate's master seed (default: 0)")
     bugs.add_argument("--json", metavar="PATH", default=None, help="write the score table as JSON (atomically)")
     bugs.add_argument("--only", nargs="+", metavar="NAME", default=None, help="score only these entries")
@@ -127,15 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
                            "table (atomically; checked before the run)")
     bugs.add_argument("--list", action="store_true", help="print the catalogue and run nothing")
     _add_e2e(commands)
-    from pcg_verify.tts._cli import add_parser as add_tts_parser  # argparse only: cheap
-
     add_tts_parser(commands)
     return parser
 
 
 def _add_e2e(commands: Any) -> None:
-    from pcg_verify.e2e._arguments import add_decoding_arguments
-
     e2e = commands.add_parser(
         "e2e", help="speculative decoding of a Hugging Face target/draft pair with the guarantee monitors",
         description="Decode with AR, SD, SSD(β) or PCG (plus AR as the speed baseline), monitor every verified "
@@ -166,6 +152,7 @@ def _add_e2e(commands: Any) -> None:
 
 
 def _list() -> str:
+    from pcg_verify.budgets import BUDGETS, PROCEDURE
     from pcg_verify.planted import PLANTED_BUGS
 
     rate = PROCEDURE.family_false_positive_rate
@@ -180,14 +167,6 @@ def _list() -> str:
     return "\n".join(lines)
 
 
-def _print(text: str) -> None:
-    try:
-        print(text)
-        sys.stdout.flush()
-    except BrokenPipeError:  # e.g. piped into `head`: the verdict is the exit code
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pcg-verify`` console script; returns the exit code."""
     parser = build_parser()
@@ -196,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # argparse exits 2 on usage errors and 0 on --help
         return int(exit_.code or 0)
     if args.command == "list":
-        _print(_list())
+        print_out(_list())
         return EXIT_PASS
     if args.command == "report":
         return _rerender(args.directory)
@@ -206,44 +185,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_command(lambda: bugs_command(
             budget=args.budget, seed=args.seed, json_path=args.json, only=args.only, workers=args.workers,
-            list_only=args.list, out=_print, report_dir=args.report, command=args.command_line))
+            list_only=args.list, out=print_out, report_dir=args.report, command=args.command_line))
     if args.command == "e2e":
         from pcg_verify.e2e._harness import e2e_command
 
-        return run_command(lambda: e2e_command(args, _print, args.command_line), errors=(PCGError, OSError),
+        return run_command(lambda: e2e_command(args, print_out, args.command_line), errors=(PCGError, OSError),
                            import_message="e2e needs transformers ({}); pip install 'pcg-verify[e2e]'")
     if args.command == "tts":
         from pcg_verify.tts._cli import run as run_tts
 
-        return run_tts(args, _print)
+        return run_tts(args, print_out)
     return run_command(lambda: _check(args), errors=())
-
-
-def run_command(work: Callable[[], int], *, errors: tuple[type[Exception], ...] = (PCGError,),
-                import_message: str | None = None) -> int:
-    """Run a command's ``work`` and return its exit code: an error of ``errors`` (or an ImportError, with
-    ``import_message`` formatted with it) is a usage error, one line on stderr and exit 2; Ctrl-C exits 130
-    and no report is written."""
-    try:
-        return work()
-    except errors as error:
-        print(f"pcg-verify: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except ImportError as error:
-        if import_message is None:
-            raise
-        print(f"pcg-verify: error: {import_message.format(error)}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("pcg-verify: interrupted; no report written", file=sys.stderr)
-        return EXIT_INTERRUPTED
 
 
 def _rerender(directory: str) -> int:
     from pcg_verify.reliability import rerender
 
     try:
-        _print(str(rerender(directory)))
+        print_out(str(rerender(directory)))
     except (PCGError, OSError) as error:
         print(f"pcg-verify: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -257,21 +216,16 @@ def _write_report(args: argparse.Namespace, report: Any) -> str:
     return str(write_report(args.report, gate_results(report, command=args.command_line)))
 
 
-def _port_argument(args: argparse.Namespace, stack: contextlib.ExitStack) -> tuple[Any, bool]:
-    """(what run_gate gets, isolate?): an exec: spec becomes an ExecPort, closed with ``stack``; it runs in its
-    own process already, so it gets ``--call-timeout`` and ``--deadline`` itself and no worker around it."""
+def _port_spec(args: argparse.Namespace) -> str:
+    """PORT, or ``exec:`` and ``--exec``'s command, or the reference sampler."""
     if args.exec is not None and args.port is not None:
         raise InvalidArgumentError("--exec", args.exec, f"comes instead of PORT, and PORT {args.port!r} was given too")
-    spec = "exec:" + args.exec if args.exec is not None else args.port or REFERENCE_PORT
-    if not spec.startswith("exec:"):
-        return spec, not args.in_process
-    from pcg_verify.external import ExecPort
-
-    return stack.enter_context(ExecPort.from_spec(spec, call_timeout=args.call_timeout, deadline=args.deadline)), False
+    return "exec:" + args.exec if args.exec is not None else args.port or REFERENCE_PORT
 
 
 def _check(args: argparse.Namespace) -> int:
     from pcg_verify.checks import run_gate
+    from pcg_verify.reliability._progress import progress_bar
 
     to_stdout = args.json == "-"
     try:
@@ -281,12 +235,9 @@ def _check(args: argparse.Namespace) -> int:
             from pcg_verify.reliability import check_report_directory
 
             check_report_directory(args.report, "--report")
-        with contextlib.ExitStack() as stack:
-            port, isolate = _port_argument(args, stack)
-            report = run_gate(port, budget=args.budget, seed=args.seed, singleton_only=args.singleton_groups,
-                              case=args.case, isolate=isolate, call_timeout=args.call_timeout,
-                              deadline=args.deadline, threads=args.threads,
-                              progress=stack.enter_context(progress_bar("pcg-verify: cases")))
+        with progress_bar("pcg-verify: cases") as progress:
+            report = run_gate(_port_spec(args), case=args.case, progress=progress,
+                              **gate_kwargs({o.name: getattr(args, o.name.replace("-", "_")) for o in GATE_OPTIONS}))
     except PCGError as error:
         print(f"pcg-verify: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -303,7 +254,7 @@ def _check(args: argparse.Namespace) -> int:
             print(f"pcg-verify: error: --report={args.report!r}: {error}", file=sys.stderr)
             return EXIT_USAGE
     if to_stdout:
-        _print(report.to_json().rstrip("\n"))
+        print_out(report.to_json().rstrip("\n"))
         print(report.summary() + (f"\nreport page: {page}" if page else ""), file=sys.stderr)
         return status
     written = f"\nreport page: {page}" if page else ""
@@ -311,10 +262,10 @@ def _check(args: argparse.Namespace) -> int:
         try:
             written += f"\nreport written to {write_text_atomic(args.json, report.to_json())}"
         except OSError as error:  # the path was checked, but a disk can still fill up
-            _print(report.summary())
+            print_out(report.summary())
             print(f"pcg-verify: error: --json={args.json!r}: {error}", file=sys.stderr)
             return EXIT_USAGE
-    _print(report.summary() + written)
+    print_out(report.summary() + written)
     return status
 
 

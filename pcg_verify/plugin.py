@@ -68,7 +68,6 @@ class _GateState:
         self.kwargs = gate_kwargs(_values(config))
         self._plan: GatePlan | None = None
         self._port: LoadedPort | None = None
-        self._worker: Any = None
         self.results: dict[int, CaseResult] = {}
         self.started = time.perf_counter()
         self.report_page: str | None = None
@@ -90,17 +89,10 @@ class _GateState:
 
     def port(self) -> LoadedPort:
         if self._port is None:
-            from pcg_verify.ports import LoadedPort, resolve_port
+            from pcg_verify.ports import open_port
 
-            if self.kwargs["isolate"] and not self.spec.startswith("exec:"):
-                from pcg_verify._isolation import IsolatedPort
-
-                self._worker = IsolatedPort(self.spec, call_timeout=self.kwargs["call_timeout"],
-                                            deadline=self.kwargs["deadline"], threads=self.kwargs["threads"] or 1)
-                self._worker.start()
-                self._port = LoadedPort(self._worker, self.spec, self.spec)
-            else:
-                self._port = resolve_port(self.spec)
+            self._port = open_port(self.spec, isolate=self.kwargs["isolate"], call_timeout=self.kwargs["call_timeout"],
+                                   deadline=self.kwargs["deadline"], threads=self.kwargs["threads"] or 1)
         return self._port
 
     def result(self, index: int) -> CaseResult:
@@ -113,7 +105,7 @@ class _GateState:
 
     def replay(self, index: int) -> str:
         from pcg_verify.budgets import BUDGETS
-        from pcg_verify.ports import replay_line
+        from pcg_verify.report import replay_line
 
         return replay_line(self.spec, self.spec, budget=BUDGETS[self.kwargs["budget"]], seed=self.kwargs["seed"],
                            case=index, singleton_only=self.kwargs["singleton_only"])
@@ -129,8 +121,8 @@ class _GateState:
         return str(write_report(directory, gate_results(report, command=command)))
 
     def close(self) -> None:
-        if self._worker is not None:
-            self._worker.close()
+        if self._port is not None:
+            self._port.close()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -266,8 +258,8 @@ def pcg_gate(request: pytest.FixtureRequest) -> Callable[..., GateReport]:
     values = gate_kwargs(_values(request.config))
 
     def gate(port: Any = None, **overrides: Any) -> GateReport:
+        from pcg_verify._options import REFERENCE_PORT
         from pcg_verify.checks import assert_gate
-        from pcg_verify.ports import REFERENCE_PORT
 
         chosen = port if port is not None else (request.config.getoption("pcg_port") or REFERENCE_PORT)
         kwargs = {**values, "isolate": values["isolate"] and isinstance(chosen, str), **overrides}

@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
 import numpy as np
 
-from pcg_verify.budgets import Budget, Procedure
+from pcg_verify.budgets import BUDGETS, Budget, Procedure
 
 __all__ = [
     "MAX_LISTED_FAILURES",
@@ -45,6 +46,7 @@ __all__ = [
     "ShownCells",
     "Verdict",
     "json_ready",
+    "replay_line",
 ]
 
 #: Version of the JSON report's schema (see the module docstring).
@@ -274,3 +276,16 @@ class GateFailure(AssertionError):
     def __init__(self, report: GateReport) -> None:
         self.report = report
         super().__init__(report.summary())
+
+
+def replay_line(spec: str | None, name: str, *, budget: Budget, seed: int, case: int, singleton_only: bool) -> str:
+    """What re-runs one case alone: a shell line when the port (``spec``) and the budget have names
+    there, else the Python call (``name`` stands for an anonymous port)."""
+    named_budget = BUDGETS.get(budget.name) == budget
+    if spec is not None and named_budget:
+        extra = " --singleton-groups" if singleton_only else ""
+        return f"pcg-verify check {shlex.quote(spec)} --budget {budget.name} --seed {seed} --case {case}{extra}"
+    port = repr(spec) if spec is not None else name
+    budget_arg = repr(budget.name) if named_budget else f"Budget(...{budget.name})"
+    extra = ", singleton_only=True" if singleton_only else ""
+    return f"pcg_verify.run_gate({port}, budget={budget_arg}, seed={seed}, case={case}{extra})"

@@ -69,7 +69,7 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> int:
     """Run ``pcg-verify tts`` with parsed ``args``; return the exit code (module docstring)."""
     from pcg_core.errors import PCGError
-    from pcg_verify.cli import run_command
+    from pcg_verify._commands import run_command
 
     command = getattr(args, "command_line", None)
     return run_command(lambda: _run(args, out, command), errors=(PCGError, OSError, ImportError))
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> int:
 
 def _run(args: argparse.Namespace, out: Callable[[str], None], command: str | None) -> int:
     from pcg_core.atomic import writable_path, write_text_atomic
-    from pcg_verify.cli import EXIT_FAIL, EXIT_PASS
+    from pcg_verify._commands import EXIT_FAIL, EXIT_PASS
     from pcg_verify.e2e import SamplingConfig
     from pcg_verify.reliability import check_report_directory, results_json
     from pcg_verify.tts._libritts import sample_cases, scan_libritts

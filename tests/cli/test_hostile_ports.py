@@ -4,7 +4,9 @@ One table of hostile ports (each a few lines in a loose file) with the exit
 code and the evidence `pcg-verify check` must give, in a worker process (the
 default) and, where the port cannot kill the process, in-process. Then output
 paths and Ctrl-C. Deterministic: a structural failure never depends on
-sampling, and every port here breaks the contract on its first call.
+sampling, and every port here breaks the contract on its first call. Signals
+are sent when the event they are about has happened (a marker file the port
+writes), never after a fixed sleep.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def segfaults(dt, dp, tp, g, *, generator):
 
 
 def hangs(dt, dp, tp, g, *, generator):
+    open("hanging", "w").close()  # the event a test waits for: the port is called and hangs
     time.sleep(3600)
 
 
@@ -233,12 +236,38 @@ def test_a_symlink_is_written_through_and_a_device_is_never_replaced(ports_dir: 
     assert Path(os.devnull).is_char_device()
 
 
-def test_ctrl_c_stops_the_gate_with_130_and_no_report(ports_dir: Path) -> None:
-    process = subprocess.Popen([sys.executable, "-m", "pcg_verify", "check", "hostile.py:hangs", "--budget",
-                                "quick", "--json", "never.json"], cwd=ports_dir, stderr=subprocess.PIPE, text=True)
-    time.sleep(8)  # the worker is started and the port is hanging
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=30)
+SLOW_IMPORT = '''
+import time
+
+open("importing", "w").close()  # the event: the worker is loading this module
+time.sleep(3600)
+
+
+def port(dt, dp, tp, g, *, generator):
+    raise AssertionError("never reached")
+'''
+
+
+def _signal_when(marker: Path, process: subprocess.Popen[str], signum: int = signal.SIGINT) -> str:
+    """Send ``signum`` once ``marker`` exists (the event), then return the gate's stderr.
+
+    The wait is bounded by the process itself: if it ends before the marker appears, the test fails with
+    what it printed."""
+    while not marker.exists():
+        if process.poll() is not None:
+            raise AssertionError(f"the gate ended ({process.returncode}) before {marker.name}: {process.stderr}")
+        time.sleep(0.05)
+    process.send_signal(signum)
+    return process.communicate(timeout=120)[1]
+
+
+@pytest.mark.parametrize(("port", "marker"), [("hostile.py:hangs", "hanging"), ("slow_import.py:port", "importing")],
+                         ids=["while-the-port-hangs", "while-the-worker-loads-the-port"])
+def test_ctrl_c_stops_the_gate_with_130_and_no_report(ports_dir: Path, port: str, marker: str) -> None:
+    (ports_dir / "slow_import.py").write_text(SLOW_IMPORT)
+    process = subprocess.Popen([sys.executable, "-m", "pcg_verify", "check", port, "--budget", "quick",
+                                "--json", "never.json"], cwd=ports_dir, stderr=subprocess.PIPE, text=True)
+    err = _signal_when(ports_dir / marker, process)
     assert process.returncode == 130, err
-    assert "interrupted" in err
+    assert "interrupted; no report written" in err and "internal error" not in err
     assert not (ports_dir / "never.json").exists()

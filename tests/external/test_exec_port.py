@@ -12,7 +12,6 @@ from __future__ import annotations
 import gc
 import os
 import re
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,8 @@ import torch
 
 from pcg_core import Groups, verify
 from pcg_core.errors import InvalidArgumentError, InvalidTypeError
-from pcg_verify.external import ExecPort, parse_exec_spec, seed_of
-from pcg_verify.ports import PortProtocolError, copy_groups, load_port
+from pcg_verify.ports import ExecPort, PortProtocolError, copy_groups, load_port, parse_exec_spec
+from pcg_verify.ports._exec import seed_of
 
 VOCAB, BATCH, GAMMA = 10, 2, 2
 
@@ -139,7 +138,8 @@ def test_a_restart_that_fails_is_a_verdict_not_a_usage_error(tmp_path: Path) -> 
               f'touch {tmp_path}/started; read hello; echo "PCG-PORT 1 once float64 cpu"; exit 5')
     with ExecPort(["sh", "-c", script]) as port:
         port.start()
-        time.sleep(0.2)
+        assert port._child.process is not None
+        port._child.process.popen.wait(timeout=60)  # the event: the first process has exited after its handshake
         with pytest.raises(PortProtocolError, match=r"(?s)could not be restarted: the process exited with status 4 "
                                                      r"before its handshake.*cannot start twice"):
             call(port)
@@ -147,10 +147,8 @@ def test_a_restart_that_fails_is_a_verdict_not_a_usage_error(tmp_path: Path) -> 
 
 def test_the_overall_deadline_stops_a_hanging_port_and_every_call_after_it(c_port: Path) -> None:
     with ExecPort([str(c_port), "--hang"], deadline=1.5) as port:
-        started = time.monotonic()
         with pytest.raises(PortProtocolError, match=r"overall deadline of 1.5 s ran out while answering request 1"):
             call(port)
-        assert time.monotonic() - started < 4.0
         with pytest.raises(PortProtocolError, match=r"overall deadline of 1.5 s ran out$"):
             call(port)
 
@@ -158,21 +156,19 @@ def test_the_overall_deadline_stops_a_hanging_port_and_every_call_after_it(c_por
 def test_a_port_that_never_reads_a_large_request_times_out_instead_of_blocking_the_gate() -> None:
     script = 'read hello; echo "PCG-PORT 1 deaf float64 cpu"; sleep 30'
     with ExecPort(["sh", "-c", script], call_timeout=1.0) as port:
-        started = time.monotonic()
         groups = Groups.from_memberships(4096, torch.arange(4097), torch.arange(4096, dtype=torch.int32))
         with pytest.raises(PortProtocolError, match=r"no answer within 1 s while answering request 1"):
             call(port, groups=groups, vocab=4096, batch=64)  # 10 MB of probabilities: far more than a pipe holds
-        assert time.monotonic() - started < 4.0
 
 
 def test_closing_or_dropping_the_port_ends_its_process(c_port: Path) -> None:
     port = ExecPort([str(c_port)]).start()
-    process = port._session.process
+    process = port._child.process
     assert process is not None
     port.close()
     assert process.popen.returncode == 0  # it got BYE and exited by itself
     assert_well_formed(call(port))  # a later call starts afresh
-    pid = port._session.process.popen.pid  # type: ignore[union-attr]
+    pid = port._child.process.popen.pid  # type: ignore[union-attr]
     del port
     gc.collect()
     with pytest.raises(ProcessLookupError):
@@ -195,23 +191,19 @@ BROKEN = [
 
 
 @pytest.mark.parametrize(("flag", "message"), BROKEN, ids=[flag for flag, _ in BROKEN])
-def test_each_broken_example_gets_its_own_error_within_its_time_limit(example: list[str], flag: str,
-                                                                      message: str) -> None:
+def test_each_broken_example_gets_its_own_error(example: list[str], flag: str, message: str) -> None:
     limit = 1.0 if flag == "--hang" else 60.0
     with ExecPort([*example, flag], call_timeout=limit) as port:
         port.start()
-        started = time.monotonic()
         with pytest.raises(PortProtocolError) as caught:
             call(port)
-        elapsed = time.monotonic() - started
         assert re.search(message, str(caught.value), flags=re.S), str(caught.value)
-        assert elapsed < limit + 3.0
         if flag == "--error":  # a refusal leaves the stream in step: the same process answers again
             with pytest.raises(PortProtocolError, match="request 2 with an error"):
                 call(port)
             assert port.starts == 1
         else:  # anything else: the process is gone, the next call starts a fresh one
-            assert port._session.process is None
+            assert port._child.process is None
 
 
 # ---------------------------------------------------------------------------- malformed answers, scripted
@@ -250,7 +242,7 @@ def test_each_malformed_answer_is_named(scripted_port: list[str], case: str) -> 
     with ExecPort([*scripted_port, answer.hex()], call_timeout=2.0) as port:
         with pytest.raises(PortProtocolError, match=message):
             call(port)
-        assert port._session.process is None
+        assert port._child.process is None
 
 
 def test_a_well_formed_scripted_answer_passes_the_boundary_checks(scripted_port: list[str]) -> None:
@@ -277,11 +269,10 @@ HANDSHAKES = {
 def test_a_program_that_does_not_start_as_a_port_stops_the_gate(case: str) -> None:
     argv, message = HANDSHAKES[case]
     with ExecPort(argv, start_timeout=1.0) as port:
-        started = time.monotonic()
         with pytest.raises(InvalidArgumentError, match=r"port='exec:.*did not start as a pcg-port program: .*"
                            + message):
             port.start()
-        assert time.monotonic() - started < 4.0 and port._session.process is None
+        assert port._child.process is None
 
 
 def test_a_bad_handshake_of_either_example_stops_the_gate(example: list[str]) -> None:

@@ -25,7 +25,7 @@ import pytest
 
 from pcg_verify import BUDGETS, Category, GateReport, Verdict, run_gate
 from pcg_verify.cli import main
-from pcg_verify.external import ExecPort
+from pcg_verify.ports import ExecPort
 
 REPO = Path(__file__).resolve().parents[2]
 #: The quick budget's drawn cases only (small vocabularies: a gate run takes about a second through the pipe).

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from pcg_core import Groups
-from pcg_verify._wire import MAGIC, PROTOCOL_VERSION, groups_frames, parse_hello, request_frames
-from pcg_verify.external import ExecPort
+from pcg_verify.ports import ExecPort
+from pcg_verify.ports._wire import MAGIC, PROTOCOL_VERSION, groups_frames, parse_hello, request_frames
 
 REPO = Path(__file__).resolve().parents[2]
 _PAYLOAD = re.compile(r"\[(?P<n>\d+) bytes: (?P<dtype>\w+)(?P<values>( \S+)*)\]")

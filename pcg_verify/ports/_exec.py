@@ -4,7 +4,9 @@ Math follows the paper: q is the target, p the draft. docs/protocol.md is the
 protocol's specification; this module is the gate's side of it.
 
 :class:`ExecPort` has the port contract (``docs/port-contract.md``), so the
-gate calls it like any port. It runs **one** long-lived process per gate run,
+gate calls it like any port; like the isolated worker it is a
+:class:`~pcg_verify.ports._process.ProcessPort` (start, limits, stderr tail
+and stop are written there once). It runs **one** long-lived process per gate run,
 sends each distinct groups object once (``GROUPS`` with an id, then requests
 that name the id), and turns everything the program does instead of a
 well-formed answer into a :class:`~pcg_verify.ports.PortProtocolError` (a
@@ -30,7 +32,7 @@ is missing, exits, stays silent or sends a bad handshake) raises
 Spec strings: ``exec:CMD ARGS…`` (split like a POSIX shell, with
 :func:`shlex.split`) loads an ExecPort wherever a port spec is accepted
 (``pcg-verify check 'exec:./pcg_port --flag'``, ``--exec './pcg_port
---flag'``, :func:`~pcg_verify.ports.load_port`, ``run_gate``).
+--flag'``, :func:`~pcg_verify.ports.open_port`, ``run_gate``).
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import shlex
-import time
 import weakref
 from collections.abc import Sequence
 from typing import Any
@@ -48,10 +49,11 @@ import torch
 
 from pcg_core import Groups
 from pcg_core.errors import InvalidArgumentError, InvalidTypeError
-from pcg_core.validation import check_groups, check_real, check_verify_inputs
-from pcg_verify._isolation import DEFAULT_CALL_TIMEOUT
-from pcg_verify._process import PipeClosed, PipeProcess, PipeTimeout, StderrLog, describe_exit
-from pcg_verify._wire import (
+from pcg_core.validation import check_groups, check_verify_inputs
+from pcg_verify._options import DEFAULT_CALL_TIMEOUT
+from pcg_verify.ports._contract import PortProtocolError
+from pcg_verify.ports._process import PipeClosed, PipeProcess, PipeTimeout, ProcessPort, StartError, describe_exit
+from pcg_verify.ports._wire import (
     MAGIC,
     MAX_LINE,
     MAX_LIVE_GROUPS,
@@ -65,7 +67,6 @@ from pcg_verify._wire import (
     request_frames,
     wire_groups,
 )
-from pcg_verify.ports import PortProtocolError
 
 __all__ = ["DEFAULT_EXEC_START_TIMEOUT", "EXEC_PREFIX", "ExecPort", "parse_exec_spec"]
 
@@ -110,35 +111,27 @@ def seed_of(generator: torch.Generator) -> int:
     return int(torch.randint(0, 2**63 - 1, (1,), generator=generator, device=generator.device).item())
 
 
-class _Session:
-    """The live process and its stderr log; closed by :meth:`ExecPort.close` or when the port is collected."""
+class _Child:
+    """The live program; ended by :meth:`ExecPort.stop`, or when the port is collected."""
 
     def __init__(self) -> None:
         self.process: PipeProcess | None = None
-        self.stderr = StderrLog(prefix="pcg-exec-port-")
 
-    def discard(self) -> None:
-        """Kill the process (after a failure: its stream cannot be trusted any more)."""
-        if self.process is not None:
-            process, self.process = self.process, None
-            process.kill()
-
-    def close(self) -> None:
-        if self.process is not None:
-            process, self.process = self.process, None
-            process.close(b"BYE\n")
-        self.stderr.close()
-
-
-class _StartError(Exception):
-    pass
+    def end(self, polite: bool) -> None:
+        """``BYE`` and a second's grace (``polite``), else kill at once; nothing when none runs."""
+        process, self.process = self.process, None
+        if process is not None:
+            if polite:
+                process.close(b"BYE\n")
+            else:
+                process.kill()
 
 
 class _RefusedError(PortProtocolError):
     """The program answered ``ERROR <rid> <message>``: a failure of the call; the stream is still in step."""
 
 
-class ExecPort:
+class ExecPort(ProcessPort):
     """A port that is a program speaking the pcg-port protocol (docs/protocol.md) on stdin/stdout.
 
     Parameters
@@ -174,28 +167,27 @@ class ExecPort:
             report = run_gate(port, budget="standard")
     """
 
+    _first_start_hint = "docs/protocol.md says what the program must send first"
+
     def __init__(self, command: str | Sequence[str], *, call_timeout: float = DEFAULT_CALL_TIMEOUT,
                  start_timeout: float = DEFAULT_EXEC_START_TIMEOUT, deadline: float | None = None) -> None:
         if isinstance(command, str):
-            self.spec = EXEC_PREFIX + command
-            self.argv = _argv("command", command, command)
+            spec, self.argv = EXEC_PREFIX + command, _argv("command", command, command)
         elif isinstance(command, Sequence) and command and all(isinstance(a, str) for a in command):
             self.argv = list(command)
-            self.spec = EXEC_PREFIX + shlex.join(self.argv)
+            spec = EXEC_PREFIX + shlex.join(self.argv)
         else:
             raise InvalidTypeError("command", command, "must be a command line (str) or a non-empty list of str")
-        self.call_timeout = check_real("call_timeout", call_timeout, minimum=0.0)
-        self.start_timeout = check_real("start_timeout", start_timeout, minimum=0.0)
-        self.deadline_seconds = None if deadline is None else check_real("deadline", deadline, minimum=0.0)
-        self._deadline_at = None if self.deadline_seconds is None else time.monotonic() + self.deadline_seconds
+        super().__init__(spec, call_timeout=call_timeout, start_timeout=start_timeout, deadline=deadline,
+                         stderr_prefix="pcg-exec-port-")
         self.hello: Hello | None = None
-        self.starts = self.requests = self.groups_sent = 0
+        self.requests = self.groups_sent = 0
         # groups id → ((V, M), the six wire arrays) of the structures the process holds, least recent first
         self._live: collections.OrderedDict[int, tuple[tuple[int, int], list[torch.Tensor]]] = (
             collections.OrderedDict())
         self._next_gid = 0
-        self._session = _Session()
-        self._finalizer = weakref.finalize(self, self._session.close)
+        self._child = _Child()
+        self._finalizer = weakref.finalize(self, self._child.end, False)
 
     @classmethod
     def from_spec(cls, spec: str, **options: Any) -> ExecPort:
@@ -211,78 +203,37 @@ class ExecPort:
         """The name the program gave in its handshake (the command before the first start)."""
         return self.hello.name if self.hello else self.spec
 
-    # ------------------------------------------------------------------ lifecycle
-    def _until(self, seconds: float) -> float:
-        until = time.monotonic() + seconds
-        return until if self._deadline_at is None else min(until, self._deadline_at)
+    # ------------------------------------------------------------------ ProcessPort
+    def _first_start_failed(self, detail: str) -> str:
+        return f"did not start as a pcg-port program: {detail}"
 
-    def _deadline_passed(self) -> bool:
-        return self._deadline_at is not None and time.monotonic() >= self._deadline_at
+    def _alive(self) -> bool:
+        return self._child.process is not None and self._child.process.exit_status(0) is None
 
-    def start(self) -> ExecPort:
-        """Start the program (killing a running one) and check its handshake; return ``self``.
-
-        Raises
-        ------
-        InvalidArgumentError
-            At the first start, when the program cannot run or does not
-            answer with a valid handshake: the gate cannot run.
-        PortProtocolError
-            When a restart fails (a verdict of the case at hand).
-        """
-        self._session.discard()
+    def _terminate(self, *, polite: bool) -> None:
         self._live.clear()
-        first = self.starts == 0
-        self.starts += 1
-        try:
-            self.hello = self._handshake()
-        except _StartError as error:
-            self._session.discard()
-            if first:
-                raise InvalidArgumentError("port", self.spec, f"did not start as a pcg-port program: {error}",
-                                           "docs/protocol.md says what the program must send first") from None
-            raise PortProtocolError(f"the port process could not be restarted: {error}") from None
-        return self
+        self._child.end(polite)
 
-    def ready(self) -> ExecPort:
-        """:meth:`start` unless it already started once (so a bad program is refused before a gate run)."""
-        return self if self.starts else self.start()
-
-    def _handshake(self) -> Hello:
-        if self._deadline_passed():
-            raise _StartError(f"the gate's overall deadline of {self.deadline_seconds:g} s ran out")
-        session = self._session
-        session.stderr.reset()
+    def _launch(self) -> None:
         try:
-            session.process = process = PipeProcess(self.argv, session.stderr)
+            self._child.process = process = PipeProcess(self.argv, self.stderr)
         except OSError as error:
-            raise _StartError(f"cannot run {self.argv[0]!r}: {error.strerror or error}") from None
-        until = self._until(self.start_timeout)
+            raise StartError(f"cannot run {self.argv[0]!r}: {error.strerror or error}") from None
+        until = self.until(self.start_timeout)
         try:
             with contextlib.suppress(PipeClosed):  # one that wrote its line and exited is judged by the line
                 process.send([f"{MAGIC} {PROTOCOL_VERSION}\n".encode("ascii")], until)
-            return parse_hello(process.read_line(MAX_LINE, until))
+            self.hello = parse_hello(process.read_line(MAX_LINE, until))
         except PipeTimeout:
-            raise _StartError(f"no handshake line within {self.start_timeout:g} s{session.stderr.tail()}") from None
+            raise StartError(f"no handshake line within {self.start_timeout:g} s{self.stderr.tail()}") from None
         except PipeClosed:
             status = process.exit_status(_EXIT_WAIT)
-            raise _StartError(f"the process {describe_exit(status)} before its handshake"
-                              f"{session.stderr.tail()}") from None
+            raise StartError(f"the process {describe_exit(status)} before its handshake"
+                             f"{self.stderr.tail()}") from None
         except ValueError as error:
-            raise _StartError(f"malformed handshake: no line end within {MAX_LINE} bytes; it starts {error}") from None
+            raise StartError(f"malformed handshake: no line end within {MAX_LINE} bytes; it starts {error}") from None
         except WireError as error:
-            raise _StartError(f"malformed handshake: {error}{session.stderr.tail()}") from None
-
-    def close(self) -> None:
-        """Send ``BYE``, give the process a second to exit, kill it. A later call starts a fresh one."""
-        self._session.close()
-        self._live.clear()
-
-    def __enter__(self) -> ExecPort:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+            raise StartError(f"malformed handshake: {error}{self.stderr.tail()}") from None
 
     # ------------------------------------------------------------------ calls
     def _groups_id(self, groups: Groups, frames: list[bytes | memoryview]) -> int:
@@ -306,35 +257,29 @@ class ExecPort:
         self.groups_sent += 1
         return self._next_gid
 
-    def _failure(self, message: str) -> PortProtocolError:
-        self._session.discard()
-        self._live.clear()
-        return PortProtocolError(message)
-
     def _died(self, what: str) -> PortProtocolError:
-        process = self._session.process
+        process = self._child.process
         status = None if process is None else process.exit_status(_EXIT_WAIT)
-        return self._failure(f"the port process {describe_exit(status)} while {what} (a port must answer every "
-                             f"request){self._session.stderr.tail()}")
-
-    def _timed_out(self, what: str) -> PortProtocolError:
-        if self._deadline_passed():
-            return self._failure(f"the gate's overall deadline of {self.deadline_seconds:g} s ran out while {what}: "
-                                 "the port process was killed")
-        return self._failure(f"no answer within {self.call_timeout:g} s while {what}: the port process was killed"
-                             f"{self._session.stderr.tail()}")
+        return self.died(what, status, "a port must answer every request")
 
     def __call__(self, draft_tokens: torch.Tensor, draft_probs: torch.Tensor, target_probs: torch.Tensor,
                  groups: Groups, *, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None,
                                                                        torch.Tensor]:
-        """One request: the port contract's inputs and a seed out, (tokens, group_ids or None, num_accepted) in."""
-        batch, gamma, vocab = check_verify_inputs(draft_tokens, draft_probs, target_probs, generator, full=False)
+        """One request: the port contract's inputs and a seed out, (tokens, group_ids or None, num_accepted) in.
+
+        The inputs are checked before anything is started or sent: a bad call is the caller's error."""
+        _, _, vocab = check_verify_inputs(draft_tokens, draft_probs, target_probs, generator, full=False)
         check_groups(groups, vocab_size=vocab)
-        if self._deadline_passed():
-            raise PortProtocolError(f"the gate's overall deadline of {self.deadline_seconds:g} s ran out")
-        if self._session.process is None or self._session.process.exit_status(0) is not None:
-            self.start()
-        assert self.hello is not None and self._session.process is not None
+        result: tuple[torch.Tensor, torch.Tensor | None, torch.Tensor] = super().__call__(
+            draft_tokens, draft_probs, target_probs, groups, generator=generator)
+        return result
+
+    def _request(self, draft_tokens: torch.Tensor, draft_probs: torch.Tensor, target_probs: torch.Tensor,
+                 groups: Groups, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None,
+                                                                      torch.Tensor]:
+        (batch, gamma), vocab = draft_tokens.shape, draft_probs.shape[-1]
+        process = self._child.process
+        assert self.hello is not None and process is not None
         # The call's own dtype when the program announced it; else float64, which holds every float16,
         # bfloat16 and float32 value exactly: the program sees the same numbers.
         dtype_name = str(draft_probs.dtype).removeprefix("torch.")
@@ -346,28 +291,27 @@ class ExecPort:
         self.requests += 1
         rid = self.requests
         frames += request_frames(rid, gid, seed, draft_tokens, draft_probs, target_probs)
-        until = self._until(self.call_timeout)
+        until = self.until(self.call_timeout)
         what = f"answering request {rid}"
         try:
-            self._session.process.send(frames, until)
+            process.send(frames, until)
             return self._response(rid, batch, gamma, vocab, groups.num_groups, until)
         except PipeTimeout:
-            raise self._timed_out(what) from None
+            raise self.timed_out(what, self.call_timeout) from None
         except PipeClosed:
             raise self._died(what) from None
         except _RefusedError:
             raise
         except PortProtocolError as error:
-            raise self._failure(str(error)) from None
+            raise self.failure(str(error)) from None
         except BaseException:  # Ctrl-C mid-message: the stream is out of step
-            self._session.discard()
-            self._live.clear()
+            self.discard()
             raise
 
     def _response(self, rid: int, batch: int, gamma: int, vocab: int, num_groups: int,
                   until: float) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """Read and check ``RESPONSE <rid> <n>`` and its arrays (or an ``ERROR`` line)."""
-        process = self._session.process
+        process = self._child.process
         assert process is not None
         try:
             line = process.read_line(MAX_LINE, until)
@@ -378,7 +322,7 @@ class ExecPort:
         if fields[0] == b"ERROR" and len(fields) >= 2 and fields[1] == str(rid).encode():
             message = b" ".join(fields[2:]).decode("utf-8", errors="replace")[:500]
             raise _RefusedError(f"the port answered request {rid} with an error: {message}"
-                                f"{self._session.stderr.tail()}")
+                                f"{self.stderr.tail()}")
         if len(fields) != 3 or fields[0] != b"RESPONSE" or fields[1] != str(rid).encode() or fields[2] not in (
                 b"2", b"3"):
             raise PortProtocolError(f"malformed response to request {rid}: expected 'RESPONSE {rid} <2 or 3>' or "

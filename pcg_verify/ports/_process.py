@@ -1,5 +1,11 @@
 """Child processes the gate must never wait on without a limit: what the worker and the exec port share.
 
+* :class:`ProcessPort`: the base of both transports, a port that lives in a
+  child process. Start (a first start that fails means the gate cannot run; a
+  restart that fails is a verdict), the per-call limit and the run's overall
+  deadline, the stderr tail quoted in a verdict, and a stop that tolerates a
+  child that never started are written here once; a transport adds how it
+  launches its child, sends a request and reads the answer;
 * :class:`StderrLog`: a temporary file a child writes its stderr to, so a
   verdict can quote its last lines without a pipe that could fill up;
 * :func:`describe_exit`: an exit status or a signal, in words;
@@ -22,8 +28,18 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, Self
 
-__all__ = ["STDERR_LINES", "PipeClosed", "PipeProcess", "PipeTimeout", "StderrLog", "describe_exit"]
+import torch
+
+from pcg_core import Groups
+from pcg_core.errors import InvalidArgumentError
+from pcg_core.validation import check_real
+from pcg_verify._options import DEFAULT_CALL_TIMEOUT
+from pcg_verify.ports._contract import PortProtocolError
+
+__all__ = ["STDERR_LINES", "PipeClosed", "PipeProcess", "PipeTimeout", "ProcessPort", "StartError", "StderrLog",
+           "describe_exit"]
 
 #: stderr lines of a dead child quoted in a verdict.
 STDERR_LINES = 8
@@ -210,3 +226,156 @@ class PipeProcess:
                 self.popen.stdin.close()
         self.exit_status(grace)
         self.kill()
+
+
+class StartError(Exception):
+    """A child that could not be started, or did not come up (its message says what happened)."""
+
+
+class ProcessPort:
+    """A port that lives in a child process, with a per-call limit and an overall deadline.
+
+    Subclasses set :attr:`noun` (how verdicts name the child) and implement
+    :meth:`_launch` (start the child and wait until it is ready, raising
+    :class:`StartError`), :meth:`_terminate` (end the child; it may never have
+    started) and :meth:`_request` (one call); :meth:`_alive` says whether the
+    child still runs.
+
+    Parameters
+    ----------
+    spec : str
+        What loads the port again (an import path, or ``exec:CMD ARGS…``).
+    call_timeout : float
+        Seconds one call may take before the child is killed.
+    start_timeout : float
+        Seconds a fresh child may take to come up.
+    deadline : float, optional
+        Seconds the whole run may take, counted from construction; every wait stops at it.
+    """
+
+    #: How verdicts name the child ("the port process").
+    noun = "the port process"
+
+    def __init__(self, spec: str, *, call_timeout: float = DEFAULT_CALL_TIMEOUT, start_timeout: float,
+                 deadline: float | None = None, stderr_prefix: str = "pcg-port-") -> None:
+        self.spec = spec
+        self.call_timeout = check_real("call_timeout", call_timeout, minimum=0.0)
+        self.start_timeout = check_real("start_timeout", start_timeout, minimum=0.0)
+        self.deadline_seconds = None if deadline is None else check_real("deadline", deadline, minimum=0.0)
+        self._deadline_at = None if self.deadline_seconds is None else time.monotonic() + self.deadline_seconds
+        self.stderr = StderrLog(prefix=stderr_prefix)
+        self.starts = 0
+
+    # ------------------------------------------------------------------ what a transport implements
+    def _launch(self) -> None:
+        raise NotImplementedError
+
+    def _terminate(self, *, polite: bool) -> None:
+        raise NotImplementedError
+
+    def _alive(self) -> bool:
+        raise NotImplementedError
+
+    def _request(self, draft_tokens: torch.Tensor, draft_probs: torch.Tensor, target_probs: torch.Tensor,
+                 groups: Groups, generator: torch.Generator) -> Any:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ time
+    def until(self, seconds: float) -> float:
+        """The :func:`time.monotonic` instant ``seconds`` from now, or the deadline if it comes first."""
+        until = time.monotonic() + seconds
+        return until if self._deadline_at is None else min(until, self._deadline_at)
+
+    def deadline_passed(self) -> bool:
+        return self._deadline_at is not None and time.monotonic() >= self._deadline_at
+
+    def _deadline_message(self) -> str:
+        return f"the gate's overall deadline of {self.deadline_seconds:g} s ran out"
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> Self:
+        """Start a child (ending a running one) and wait until it is ready; return ``self``.
+
+        Raises
+        ------
+        InvalidArgumentError
+            At the first start, when the child cannot run or does not come up: the gate cannot run.
+        PortProtocolError
+            When a restart fails (a verdict of the case at hand).
+        """
+        self.stop()
+        first = self.starts == 0
+        self.starts += 1
+        self.stderr.reset()
+        try:
+            if self.deadline_passed():
+                raise StartError(self._deadline_message())
+            self._launch()
+        except StartError as error:
+            self.stop()
+            if first:
+                raise InvalidArgumentError("port", self.spec, self._first_start_failed(str(error)),
+                                           self._first_start_hint) from None
+            raise PortProtocolError(self._restart_failed(str(error))) from None
+        except BaseException:  # Ctrl-C while the child comes up: it may be half started
+            self.stop()
+            raise
+        return self
+
+    #: The hint of a first start that failed.
+    _first_start_hint: str | None = None
+
+    def _first_start_failed(self, detail: str) -> str:
+        return f"cannot be loaded: {detail}"
+
+    def _restart_failed(self, detail: str) -> str:
+        return f"{self.noun} could not be restarted: {detail}"
+
+    def ready(self) -> Self:
+        """:meth:`start` unless it already started once (so a bad port is refused before a gate run)."""
+        return self if self.starts else self.start()
+
+    def stop(self) -> None:
+        """Ask the child to finish, kill it if it does not; nothing when no child runs (or none started)."""
+        self._terminate(polite=True)
+
+    def discard(self) -> None:
+        """Kill the child at once (after a failure: what it sends can no longer be trusted)."""
+        self._terminate(polite=False)
+
+    def close(self) -> None:
+        """Stop the child and remove its stderr log; a later call starts a fresh child."""
+        self.stop()
+        self.stderr.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ failures, each a verdict of the case
+    def failure(self, message: str) -> PortProtocolError:
+        """Kill the child and return the verdict ``message``."""
+        self.discard()
+        return PortProtocolError(message)
+
+    def died(self, what: str, status: int | None, rule: str) -> PortProtocolError:
+        """The child exited or was killed (``status``) while ``what``; ``rule`` says what a port must do."""
+        return self.failure(f"{self.noun} {describe_exit(status)} while {what} ({rule}){self.stderr.tail()}")
+
+    def timed_out(self, what: str, timeout: float) -> PortProtocolError:
+        """No answer within ``timeout`` seconds (or before the deadline) while ``what``: the child is killed."""
+        if self.deadline_passed():
+            return self.failure(f"{self._deadline_message()} while {what}: {self.noun} was killed")
+        return self.failure(f"no answer within {timeout:g} s while {what}: {self.noun} was killed"
+                            f"{self.stderr.tail()}")
+
+    # ------------------------------------------------------------------ the port contract
+    def __call__(self, draft_tokens: torch.Tensor, draft_probs: torch.Tensor, target_probs: torch.Tensor,
+                 groups: Groups, *, generator: torch.Generator) -> Any:
+        if self.deadline_passed():
+            raise PortProtocolError(self._deadline_message())
+        if not self._alive():
+            self.start()
+        return self._request(draft_tokens, draft_probs, target_probs, groups, generator)

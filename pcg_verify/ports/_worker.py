@@ -5,7 +5,8 @@ port. Each call ships the inputs (NumPy arrays, the groups' arrays) to a
 long-lived worker process started with ``spawn``, which loads the port from
 its import path and answers with the outputs. What the parent sees instead of
 an answer becomes a :class:`~pcg_verify.ports.PortProtocolError` (a structural
-failure) naming what happened:
+failure) naming what happened (start, limits, stderr and stop are
+:class:`~pcg_verify.ports._process.ProcessPort`'s, shared with the exec port):
 
 * the port raised (its type, message and traceback tail, ``SystemExit`` too);
 * the worker died (``os._exit``, a segfault, the OOM killer): its exit status
@@ -30,14 +31,13 @@ from typing import Any
 import torch
 
 from pcg_core import Groups
-from pcg_core.errors import InvalidArgumentError
-from pcg_verify._process import StderrLog, describe_exit
-from pcg_verify.ports import PortProtocolError, describe_exception, load_port, run_contained
+from pcg_verify._options import DEFAULT_CALL_TIMEOUT
+from pcg_verify.ports._contract import PortProtocolError, describe_exception, run_contained
+from pcg_verify.ports._imports import import_callable
+from pcg_verify.ports._process import ProcessPort, StartError
 
-__all__ = ["DEFAULT_CALL_TIMEOUT", "DEFAULT_START_TIMEOUT", "IsolatedPort"]
+__all__ = ["DEFAULT_START_TIMEOUT", "IsolatedPort"]
 
-#: Seconds one call may take before the worker is killed (the gate's calls take milliseconds to seconds).
-DEFAULT_CALL_TIMEOUT = 60.0
 #: Seconds a fresh worker may take to import torch and load the port.
 DEFAULT_START_TIMEOUT = 120.0
 _GROUP_FIELDS = ("group_ptr", "group_members", "group_weights", "token_ptr", "token_groups", "token_weights")
@@ -89,7 +89,7 @@ def _worker(conn: multiprocessing.connection.Connection, spec: str, stderr_path:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the worker
     torch.set_num_threads(threads)
     try:
-        port = load_port(spec)
+        port = import_callable(spec)
     except BaseException as error:  # reported to the parent, which says the gate could not run
         conn.send(("load-error", f"{type(error).__name__}: {error}"))
         return
@@ -117,7 +117,7 @@ def _worker(conn: multiprocessing.connection.Connection, spec: str, stderr_path:
             conn.send(("raised", f"the port's answer could not be sent back: {type(error).__name__}: {error}"))
 
 
-class IsolatedPort:
+class IsolatedPort(ProcessPort):
     """A port that runs in a worker process, with a per-call time limit and an overall deadline.
 
     Parameters
@@ -132,118 +132,87 @@ class IsolatedPort:
         torch intra-op threads in the worker.
     """
 
+    noun = "the port's worker process"
+
     def __init__(self, spec: str, *, call_timeout: float = DEFAULT_CALL_TIMEOUT, deadline: float | None = None,
                  threads: int = 1, start_timeout: float = DEFAULT_START_TIMEOUT) -> None:
-        self.spec = spec
-        self.call_timeout = call_timeout
-        self.start_timeout = start_timeout
-        self.deadline = None if deadline is None else time.monotonic() + deadline
-        self.deadline_seconds = deadline
+        super().__init__(spec, call_timeout=call_timeout, start_timeout=start_timeout, deadline=deadline,
+                         stderr_prefix="pcg-port-")
         self.threads = threads
         self.__qualname__ = spec
         self._process: Any = None
         self._conn: multiprocessing.connection.Connection | None = None
-        self._stderr_log = StderrLog(prefix="pcg-port-")
-        self._stderr = self._stderr_log.path
-        self.starts = 0
 
-    # ------------------------------------------------------------------ lifecycle
-    def start(self) -> None:
-        """Start a worker and wait for it to load the port.
-
-        The first start raises :class:`~pcg_core.errors.InvalidArgumentError`
-        when the port cannot be loaded (the gate could not run); a restart
-        that fails raises :class:`PortProtocolError` (a verdict).
-        """
-        self.stop()
+    # ------------------------------------------------------------------ ProcessPort
+    def _launch(self) -> None:
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
-        self._stderr.write_bytes(b"")
-        self._process = context.Process(target=_worker, args=(child, self.spec, str(self._stderr), self.threads),
-                                        daemon=True, name=f"pcg-port {self.spec}")
-        self._process.start()
-        child.close()
         self._conn = parent
-        self.starts += 1
+        self._process = context.Process(target=_worker, args=(child, self.spec, str(self.stderr.path), self.threads),
+                                        daemon=True, name=f"pcg-port {self.spec}")
+        try:
+            self._process.start()
+        finally:
+            child.close()
         try:
             status, detail = self._receive(self.start_timeout, "loading the port")
         except PortProtocolError as error:
             status, detail = "load-error", str(error)
         if status != "ready":
-            self.stop()
-            if self.starts == 1:
-                raise InvalidArgumentError("port", self.spec, f"cannot be loaded: {detail}")
-            raise PortProtocolError(f"the port could not be loaded again in a fresh worker: {detail}")
+            raise StartError(detail)
 
-    def stop(self) -> None:
-        """Ask the worker to finish; kill it if it does not within a second."""
+    def _restart_failed(self, detail: str) -> str:
+        return f"the port could not be loaded again in a fresh worker: {detail}"
+
+    def _alive(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    def _terminate(self, *, polite: bool) -> None:
         process, conn = self._process, self._conn
         self._process = self._conn = None
         if conn is not None:
-            try:
-                conn.send(None)
-            except (OSError, ValueError):
-                pass
+            if polite:
+                try:
+                    conn.send(None)
+                except (OSError, ValueError):
+                    pass
             conn.close()
-        if process is not None:
-            process.join(1.0)
-            if process.is_alive():
-                process.kill()
-                process.join()
-
-    def close(self) -> None:
-        self.stop()
-        self._stderr.unlink(missing_ok=True)
-
-    def __enter__(self) -> IsolatedPort:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        if process is None or process.pid is None:  # never started (e.g. Ctrl-C during start-up)
+            return
+        process.join(1.0 if polite else 0.0)
+        if process.is_alive():
+            process.kill()
+            process.join()
 
     # ------------------------------------------------------------------ calls
-    def _stderr_tail(self) -> str:
-        return self._stderr_log.tail()
-
-    def _died(self, waiting_for: str) -> PortProtocolError:
+    def _exit_status(self) -> int | None:
         process = self._process
+        if process is None or process.pid is None:
+            return None
         process.join(5.0)
-        error = PortProtocolError(f"the port's worker process {describe_exit(process.exitcode)} while {waiting_for} "
-                                  f"(a port must return, not exit){self._stderr_tail()}")
-        self.stop()
-        return error
+        return process.exitcode  # type: ignore[no-any-return]
 
-    def _receive(self, timeout: float, waiting_for: str) -> tuple[str, Any]:
+    def _died(self, what: str) -> PortProtocolError:
+        return self.died(what, self._exit_status(), "a port must return, not exit")
+
+    def _receive(self, timeout: float, what: str) -> tuple[str, Any]:
         assert self._conn is not None
-        limit = timeout
-        if self.deadline is not None:
-            limit = min(limit, self.deadline - time.monotonic())
         try:
-            ready = self._conn.poll(max(0.0, limit))
+            ready = self._conn.poll(max(0.0, self.until(timeout) - time.monotonic()))
         except (EOFError, OSError):
-            raise self._died(waiting_for) from None
+            raise self._died(what) from None
         if not ready:
-            if self.deadline is not None and time.monotonic() >= self.deadline:
-                message = f"the gate's overall deadline of {self.deadline_seconds:g} s ran out while {waiting_for}"
-            else:
-                message = f"no answer within {timeout:g} s while {waiting_for}: the worker was killed"
-            self.stop()
-            raise PortProtocolError(message)
+            raise self.timed_out(what, timeout)
         try:
             answer: tuple[str, Any] = self._conn.recv()
         except (EOFError, OSError):
-            raise self._died(waiting_for) from None
+            raise self._died(what) from None
         except Exception as error:  # an answer that cannot be unpickled
-            self.stop()
-            raise PortProtocolError(f"the port's answer could not be read: {type(error).__name__}: {error}") from error
+            raise self.failure(f"the port's answer could not be read: {type(error).__name__}: {error}") from error
         return answer
 
-    def __call__(self, draft_tokens: torch.Tensor, draft_probs: torch.Tensor, target_probs: torch.Tensor,
-                 groups: Groups, *, generator: torch.Generator) -> Any:
-        if self.deadline is not None and time.monotonic() >= self.deadline:
-            raise PortProtocolError(f"the gate's overall deadline of {self.deadline_seconds:g} s ran out")
-        if self._process is None or not self._process.is_alive():
-            self.start()
+    def _request(self, draft_tokens: torch.Tensor, draft_probs: torch.Tensor, target_probs: torch.Tensor,
+                 groups: Groups, generator: torch.Generator) -> Any:
         assert self._conn is not None
         # The gate hands every call a fresh generator: its seed recreates the same stream in the worker,
         # so an isolated port returns exactly what it returns in-process.
