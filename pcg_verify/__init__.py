@@ -3,10 +3,10 @@
 Math follows the paper: q is the target, p the draft. Modules:
 ``checks`` (the gate's procedure), ``budgets`` (budgets and the decision
 rule with its error rates), ``report`` (verdicts and the JSON report),
-``ports`` (the port contract and loading), ``laws`` (exact laws), ``stats``
-(calibrated tests with sizing companions), ``cases`` (the seeded case
-factory), ``strategies`` (Hypothesis strategies over it), ``planted``
-(wrong ports the gate must catch) and ``cli`` (``pcg-verify``).
+``ports`` (the port contract, its transports and :func:`~pcg_verify.ports.open_port`),
+``laws`` (exact laws), ``stats`` (calibrated tests with sizing companions),
+``cases`` (the seeded case factory, the family cases and Hypothesis strategies
+over them), ``bugs`` (wrong ports the gate must catch) and ``cli`` (``pcg-verify``).
 
 This façade is lazy: ``import pcg_verify`` loads nothing heavy, and each name
 below is imported on first use.
@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     )
     from pcg_verify.budgets import BUDGETS, PROCEDURE, Budget, Procedure
     from pcg_verify.checks import assert_gate, run_gate
-    from pcg_verify.ports import REFERENCE_PORT, Port, PortProtocolError, load_port, reference_port
+    from pcg_verify._options import REFERENCE_PORT
+    from pcg_verify.ports import Port, PortProtocolError, load_port, reference_port
     from pcg_verify.report import Category, CategoryVerdict, GateFailure, GateReport, LawCheck, Verdict
     from pcg_verify.stats import StatisticalAssertionError
 
@@ -63,7 +64,8 @@ _HOME = {
                         "PCGError"),
     "pcg_verify.budgets": ("BUDGETS", "PROCEDURE", "Budget", "Procedure"),
     "pcg_verify.checks": ("assert_gate", "run_gate"),
-    "pcg_verify.ports": ("REFERENCE_PORT", "Port", "PortProtocolError", "load_port", "reference_port"),
+    "pcg_verify._options": ("REFERENCE_PORT",),
+    "pcg_verify.ports": ("Port", "PortProtocolError", "load_port", "reference_port"),
     "pcg_verify.report": ("Category", "CategoryVerdict", "GateFailure", "GateReport", "LawCheck", "Verdict"),
     "pcg_verify.stats": ("StatisticalAssertionError",),
 }

@@ -31,8 +31,8 @@ import numpy as np
 import torch
 
 from pcg_core.validation import check_probs, sum_tolerance
-from pcg_verify._families import present
 from pcg_verify.cases import Case
+from pcg_verify.cases._families import present
 from pcg_verify.laws import BlockLaw, block_law
 from pcg_verify.ports import Port, PortOutput, PortProtocolError, call_port
 

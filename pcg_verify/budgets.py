@@ -152,7 +152,7 @@ class Budget:
         The last drawn case uses this tile-unaligned vocabulary size.
     families : tuple of str
         Case families shaped like real engines' inputs (names from
-        ``pcg_verify._families.FAMILIES``): paper-scale vocabularies in both
+        ``pcg_verify.cases._families.FAMILIES``): paper-scale vocabularies in both
         layouts, 32-bit indices, big groups and hubs, γ = 8, calls of one and
         of a few rows, float32/float16/bfloat16 rows, non-contiguous views;
         every family case rejects. Every budget lists all of them, so every
@@ -177,7 +177,7 @@ class Budget:
     family_samples_per_row: int = 1000
 
     def __post_init__(self) -> None:
-        from pcg_verify._families import FAMILIES  # torch-heavy; budgets itself stays light
+        from pcg_verify.cases._families import FAMILIES  # torch-heavy; budgets itself stays light
 
         if isinstance(self.families, str) or not all(isinstance(f, str) for f in self.families):
             raise InvalidArgumentError("families", self.families, "must be a tuple of family names",
@@ -225,6 +225,7 @@ class Budget:
         }
 
 
+#: The named budgets, lightest first: ``quick`` (a smoke test), ``standard`` (the default), ``thorough``.
 BUDGETS: MappingProxyType[str, Budget] = MappingProxyType({
     # quick is a smoke test in a fraction of a second: toy cases only, no engine-scale family.
     "quick": Budget(name="quick", cases=8, discrepancy=0.15, max_vocab=12, max_gamma=3, max_batch=2,

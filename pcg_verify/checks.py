@@ -28,40 +28,33 @@ this procedure, step by step:
    the port passes when no category fails. The family-wise false-positive
    rate is :attr:`Procedure.family_false_positive_rate` (1e-3 by default;
    the argument is in :mod:`pcg_verify.budgets`).
+
+Step 1 lives in :mod:`pcg_verify._plan`, step 4 in :mod:`pcg_verify._verdicts`;
+the port is opened once (:func:`pcg_verify.ports.open_port`) and called only
+through :mod:`pcg_verify._experiment`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 
-from pcg_core.errors import DesignError, InvalidArgumentError, InvalidTypeError
+from pcg_core.errors import InvalidArgumentError, InvalidTypeError
 from pcg_core.validation import check_bool, check_int, check_real
-from pcg_verify._call_patterns import (
-    determinism_differs,
-    first_call_differs,
-    pattern_test_count,
-    pattern_tests,
-    pooled_test_count,
-    pooled_tests,
-)
-from pcg_verify._evidence import law_checks, report_evidence, variability
-from pcg_verify._experiment import Observations, derived_seed, observe, row_laws
-from pcg_verify._families import family_case, label_cells
+from pcg_verify._call_patterns import determinism_differs, first_call_differs, pattern_tests, pooled_tests
+from pcg_verify._evidence import law_checks
+from pcg_verify._experiment import derived_seed, observe
+from pcg_verify._plan import GatePlan, gate_case, plan_gate
+from pcg_verify._verdicts import CaseResult, describe_rejection, gate_report
 from pcg_verify.budgets import BUDGETS, PROCEDURE, Budget, Procedure
-from pcg_verify.cases import Case, case_seed, draw_case
-from pcg_verify.laws import BlockLaw
 from pcg_verify.ports import DEFAULT_CALL_TIMEOUT, REFERENCE_PORT, LoadedPort, Port, PortProtocolError, open_port
-from pcg_verify.report import Category, CategoryVerdict, GateFailure, GateReport, LawCheck, Verdict, replay_line
-from pcg_verify.stats import adjust_family, min_samples_for_categorical
+from pcg_verify.report import GateFailure, GateReport, LawCheck, replay_line
+from pcg_verify.stats import adjust_family
 
 __all__ = [
     "CaseResult",
@@ -78,123 +71,7 @@ __all__ = [
 ]
 
 
-# --------------------------------------------------------------------------- 1. plan
-@dataclass(frozen=True)
-class GatePlan:
-    """The cases of one master seed, sized before sampling, and how to replay each."""
-
-    budget: Budget
-    seed: int
-    singleton_only: bool
-    procedure: Procedure
-    cases: tuple[Case, ...]
-    samples_per_row: tuple[int, ...]
-    planned_tests: int  # m: the most tests the cases can give (the Bonferroni count)
-    per_test_level: float  # direct_rate / m
-    alone_cases: frozenset[int]  # cases also run with row 0 alone (batch invariance)
-    laws: dict[int, list[BlockLaw]] = field(default_factory=dict, compare=False)
-
-    def laws_of(self, index: int) -> list[BlockLaw]:
-        """The exact block law of every row of case ``index`` (computed once)."""
-        if index not in self.laws:
-            self.laws[index] = row_laws(self.cases[index])
-        return self.laws[index]
-
-
-def gate_case(budget: Budget, seed: int, index: int, *, singleton_only: bool = False) -> Case:
-    """Case ``index`` of master seed ``seed``.
-
-    Its seed is the Cantor pairing of (seed, index), so no two pairs share one;
-    consecutive indices cycle through every group kind, relation and
-    distribution kind. The last drawn case of a budget with ``unaligned_vocab``
-    uses that tile-unaligned vocabulary size; the last ``len(budget.families)``
-    cases are one case of each family (:mod:`pcg_verify._families`), in order.
-    """
-    drawn = budget.cases - len(budget.families)
-    if index >= drawn:
-        return family_case(budget.families[index - drawn], case_seed(seed, index), singleton_only=singleton_only)
-    unaligned = budget.unaligned_vocab is not None and index == drawn - 1
-    vocab = budget.unaligned_vocab if unaligned and budget.unaligned_vocab else budget.max_vocab
-    return draw_case(case_seed(seed, index), cycle_index=index,
-                     min_vocab=vocab if unaligned else 2, max_vocab=vocab,
-                     max_gamma=budget.max_gamma, max_batch=budget.max_batch, singleton_only=singleton_only)
-
-
-def plan_gate(budget: Budget, seed: int, *, singleton_only: bool = False,
-              procedure: Procedure = PROCEDURE) -> GatePlan:
-    """Step 1: draw the cases and size every experiment (raises DesignError before any sampling)."""
-    cases = tuple(gate_case(budget, seed, i, singleton_only=singleton_only) for i in range(budget.cases))
-    alone = frozenset([i for i, c in enumerate(cases) if c.batch > 1][: budget.batch_invariance_cases])
-    # Bonferroni count: per row, γ+1 label tests, γ+1 conformance tests, acceptance and bonus;
-    # the alone runs add γ+1 label tests for row 0; per case, the tests of what pooling hides
-    # (adjacent rows of one call, first and last row of every call) and of the call patterns.
-    tests = sum(c.batch * (2 * (c.gamma + 1) + 2) for c in cases)
-    tests += sum(cases[i].gamma + 1 for i in alone)
-    tests += sum(pooled_test_count(c) + pattern_test_count(c) for c in cases)
-    per_test = procedure.direct_rate / tests
-    samples = []
-    for index, case in enumerate(cases):
-        if case.family:  # sized on the groups that carry mass, capped (each test reports what it detects)
-            cells = max(2, label_cells(case))
-            n = min_samples_for_categorical(budget.discrepancy, per_test, budget.false_negative_rate, n_cells=cells)
-            samples.append(int(min(n, budget.family_samples_per_row)))
-            continue
-        cells = max(2, case.groups.num_groups)
-        n = min_samples_for_categorical(budget.discrepancy, per_test, budget.false_negative_rate, n_cells=cells)
-        # The promised tests are never coarsened: n / cells ≥ min_mean_expected.
-        n = max(n, math.ceil(procedure.min_mean_expected * cells))
-        if n > budget.max_samples_per_row:
-            raise DesignError(
-                "budget", budget.name,
-                f"case {index} needs {n} samples per row to detect TV ≥ {budget.discrepancy} with power "
-                f"{1 - budget.false_negative_rate:g} at level {per_test:.3g}, above max_samples_per_row="
-                f"{budget.max_samples_per_row}",
-                "raise max_samples_per_row or the discrepancy",
-            )
-        samples.append(int(n))
-    return GatePlan(budget, seed, singleton_only, procedure, cases, tuple(samples), tests, per_test, alone)
-
-
 # --------------------------------------------------------------------------- 2–3. stages, one case at a time
-@dataclass
-class CaseResult:
-    """Everything the gate decided about one case; decisions never depend on other cases."""
-
-    index: int
-    tests: list[LawCheck] = field(default_factory=list)  # decided: adjusted_pvalue and rejected are set
-    structure: list[str] = field(default_factory=list)
-    determinism: str | None = None  # a message when two same-seed calls differ
-    determinism_checked: bool = False
-    retried: bool = False
-    observations: Observations | None = None  # stage 1, full batch
-
-    @property
-    def rejected(self) -> bool:
-        return any(t.rejected for t in self.tests)
-
-    def failures(self, category: Category) -> list[str]:
-        """What fails ``category`` in this case, one line each (the verdicts, the plugin and the
-        mutation score all count failures by this rule)."""
-        if category == Category.STRUCTURE:
-            return list(self.structure)
-        if category == Category.DETERMINISM:
-            return [self.determinism] if self.determinism else []
-        rejected = [t for t in self.tests if t.rejected]
-        if category == Category.BATCH_INVARIANCE and any(t.category != category for t in rejected):
-            return []  # the case fails in the full batch too: not evidence of batch dependence
-        return [describe_rejection(t) for t in sorted(rejected, key=lambda t: t.pvalue) if t.category == category]
-
-    def failing_categories(self) -> tuple[Category, ...]:
-        """The categories this case fails, in :class:`Category` order."""
-        return tuple(c for c in Category if self.failures(c))
-
-
-def describe_rejection(test: LawCheck) -> str:
-    """One line for a rejected test: where, which law, its p-value and sample count."""
-    return (f"case {test.case_index} row {test.row} position {test.position}: {test.law} rejected "
-            f"(p={test.pvalue:.3g}, adjusted {test.adjusted_pvalue:.3g}, n={test.n_samples}, stage {test.stage})")
-
-
 def _runs(port: Port, plan: GatePlan, index: int, stage: int, result: CaseResult) -> list[LawCheck] | None:
     """The case's runs at ``stage`` (full batch, then row 0 alone where planned), each structurally
     checked; their undecided tests, or None at the first broken run."""
@@ -262,62 +139,6 @@ def run_case(port: Port, plan: GatePlan, index: int) -> CaseResult:
         result.tests += [dataclasses.replace(t, adjusted_pvalue=float(p), rejected=bool(r))
                          for t, p, r in zip(second, decision.adjusted_pvalues, decision.rejected, strict=True)]
     return result
-
-
-# --------------------------------------------------------------------------- 4. verdicts
-def _statistical_verdict(category: Category, tests: list[LawCheck], excused: set[int], has_labels: bool,
-                         broken: bool, replay: Callable[[int], str], budget: Budget) -> CategoryVerdict:
-    mine = [t for t in tests if t.category == category]
-    failing = [t for t in mine if t.rejected]
-    if not mine:
-        if broken and not tests:
-            why = "no run could be tested: the port's outputs broke the contract (see structure)"
-        elif category in (Category.GUARANTEE, Category.BATCH_INVARIANCE) and not has_labels:
-            why = "the port reports no group labels"
-        else:
-            why = "no test had enough samples"
-        return CategoryVerdict(category, Verdict.UNTESTED, why)
-    blamed = [t for t in failing if t.case_index not in excused]
-    if failing and not blamed:
-        cases = sorted({t.case_index for t in failing})
-        return CategoryVerdict(category, Verdict.UNTESTED, f"{len(failing)} rejection(s) in case(s) {cases}, "
-                               "which fail in the full batch too: not evidence of batch dependence")
-    if blamed:
-        failures = tuple(f"{describe_rejection(t)}. Reproduce: {replay(t.case_index)}"
-                         for t in sorted(blamed, key=lambda t: t.pvalue))
-        return CategoryVerdict(category, Verdict.FAIL, f"{len(blamed)} of {len(mine)} tests rejected", failures)
-    detect = sorted(t.detectable_discrepancy for t in mine)
-    least = f"{detect[-1]:.3g}" if np.isfinite(detect[-1]) else "nothing (too few samples there)"
-    return CategoryVerdict(category, Verdict.PASS,
-                           f"{len(mine)} tests; with power ≥ {1 - budget.false_negative_rate:g} the most sensitive "
-                           f"detects TV ≥ {detect[0]:.3g}, the least sensitive {least}")
-
-
-def _verdicts(plan: GatePlan, results: list[CaseResult], replay: Callable[[int], str],
-              has_labels: bool) -> dict[Category, CategoryVerdict]:
-    tests = [t for r in results for t in r.tests]
-    # A row that fails alone is blamed on batch dependence only if its case passes in the full batch.
-    full_batch_failures = {t.case_index for t in tests if t.rejected and t.category != Category.BATCH_INVARIANCE}
-    structure = [f"{m}. Reproduce: {replay(r.index)}" for r in results for m in r.structure]
-    out = {c: _statistical_verdict(c, tests, full_batch_failures if c == Category.BATCH_INVARIANCE else set(),
-                                   has_labels, bool(structure), replay, plan.budget)
-           for c in Category if c.statistical}
-    out[Category.STRUCTURE] = (
-        CategoryVerdict(Category.STRUCTURE, Verdict.FAIL, f"{len(structure)} run(s) broke the contract",
-                        tuple(structure)) if structure else
-        CategoryVerdict(Category.STRUCTURE, Verdict.PASS, "ids, padding, membership and support hold in every output"))
-    determinism = [f"case {r.index}: {r.determinism}. Reproduce: {replay(r.index)}" for r in results if r.determinism]
-    checked = sum(r.determinism_checked for r in results)
-    if determinism:
-        out[Category.DETERMINISM] = CategoryVerdict(Category.DETERMINISM, Verdict.FAIL,
-                                                    "outputs differ under one seed", tuple(determinism))
-    elif checked:
-        out[Category.DETERMINISM] = CategoryVerdict(Category.DETERMINISM, Verdict.PASS,
-                                                    f"identical outputs under one seed in {checked} case(s)")
-    else:
-        out[Category.DETERMINISM] = CategoryVerdict(Category.DETERMINISM, Verdict.UNTESTED,
-                                                    "not checked: no case kept the contract (see structure)")
-    return {c: out[c] for c in Category}
 
 
 # --------------------------------------------------------------------------- the gate
@@ -449,41 +270,6 @@ def _run(loaded: LoadedPort, budget: Budget, seed: int, singleton_only: bool, ca
             progress(done, len(indices))
     return gate_report(plan, results, port_name=loaded.name, replay=replay,
                        elapsed_seconds=time.perf_counter() - started)  # 4.
-
-
-def gate_report(plan: GatePlan, results: list[CaseResult], *, port_name: str, replay: Callable[[int], str],
-                elapsed_seconds: float) -> GateReport:
-    """Step 4: the verdicts and the report of ``results`` (cases of ``plan`` in index order, each run once).
-
-    :func:`run_gate` calls it after its cases; the pytest plugin calls it on
-    the cases its workers ran, so both give one report for one plan.
-    """
-    indices = [r.index for r in results]
-    if indices != sorted(set(indices)):
-        raise InvalidArgumentError("results", indices, "must hold each case once, in index order")
-    counted = [r for r in results if r.observations is not None and r.observations.rows]
-    observed = [r.observations for r in counted if r.observations is not None]
-    has_labels = all(o.has_labels for o in observed)
-    categories = _verdicts(plan, results, replay, has_labels)
-    failed = any(v.verdict == Verdict.FAIL for v in categories.values())
-    return GateReport(
-        verdict=Verdict.FAIL if failed else Verdict.PASS,
-        port=port_name,
-        budget=plan.budget,
-        seed=plan.seed,
-        singleton_only=plan.singleton_only,
-        procedure=plan.procedure,
-        categories=categories,
-        tests=tuple(t for r in results for t in r.tests),
-        variability=variability(observed, [plan.laws_of(r.index) for r in counted]),
-        retried_cases=tuple(r.index for r in results if r.retried),
-        cases=tuple({"index": i, "samples_per_row": plan.samples_per_row[i], **plan.cases[i].to_dict()}
-                    for i in indices),
-        elapsed_seconds=elapsed_seconds,
-        per_test_level=plan.per_test_level,
-        evidence=report_evidence([t for r in results for t in r.tests],
-                                 [(r.index, o, plan.laws_of(r.index)) for r, o in zip(counted, observed, strict=True)]),
-    )
 
 
 def assert_gate(port: Port | str = REFERENCE_PORT, **kwargs: Any) -> GateReport:

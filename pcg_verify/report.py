@@ -72,6 +72,8 @@ class Category(StrEnum):
 
 
 class Verdict(StrEnum):
+    """A category's verdict: it passed, it failed, or nothing could test it (never counted as a pass)."""
+
     PASS = "pass"
     FAIL = "fail"
     UNTESTED = "untested"

@@ -47,13 +47,7 @@ from pcg_verify.stats._binomial import (
     min_detectable_discrepancy_for_binomial,
     min_samples_for_binomial,
 )
-from pcg_verify.stats._categorical import (
-    assert_categorical,
-    check_categorical,
-    min_detectable_discrepancy_for_categorical,
-    min_samples_for_categorical,
-    pooled_cell_count,
-)
+from pcg_verify.stats._categorical import assert_categorical, check_categorical, pooled_cell_count
 from pcg_verify.stats._family import adjust_family
 from pcg_verify.stats._results import (
     BinomialTestResult,
@@ -63,6 +57,7 @@ from pcg_verify.stats._results import (
     TVBoundResult,
     UniformityResult,
 )
+from pcg_verify.stats._sizing import min_detectable_discrepancy_for_categorical, min_samples_for_categorical
 from pcg_verify.stats._tv import tv_upper_bound
 from pcg_verify.stats._uniformity import (
     assert_uniformity,

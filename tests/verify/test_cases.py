@@ -284,7 +284,7 @@ def _isort_key(name: str) -> tuple[int, str]:
     return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
 
 
-@pytest.mark.parametrize("name", ["pcg_verify.cases", "pcg_verify.strategies"])
+@pytest.mark.parametrize("name", ["pcg_verify.cases", "pcg_verify.cases.strategies"])
 def test_all_is_the_sorted_public_names(name: str) -> None:
     module = importlib.import_module(name)
     public = sorted((key for key, value in vars(module).items() if _is_public_name(module, key, value)),

@@ -26,7 +26,8 @@ from pcg_verify._call_patterns import (
     replay_case,
 )
 from pcg_verify._experiment import call_inputs, call_sizes, draft_tokens_for, row_laws
-from pcg_verify._families import (
+from pcg_verify.budgets import BUDGETS
+from pcg_verify.cases._families import (
     ACCEPTANCE_RANGE,
     DIMENSIONS,
     FAMILIES,
@@ -36,7 +37,6 @@ from pcg_verify._families import (
     family_case,
     label_cells,
 )
-from pcg_verify.budgets import BUDGETS
 from pcg_verify.checks import gate_case, plan_gate, run_case
 
 SMALL = ("unaligned", "single_row")

@@ -6,10 +6,13 @@ imported leaks in.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -64,7 +67,18 @@ def test_running_the_gate_loads_no_hypothesis() -> None:
     """)
     assert _loaded(modules, "torch")
     assert not _loaded(modules, "hypothesis")
-    assert not _loaded(modules, "pcg_verify.strategies")
+    assert not _loaded(modules, "pcg_verify.cases.strategies")
+
+
+def test_the_command_line_help_loads_neither_torch_nor_numpy() -> None:
+    """``python -X importtime -m pcg_verify --help``: the parser is built from argparse and the option table."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "pcg_verify", "--help"], capture_output=True,
+                          text=True, check=True)
+    assert "pcg-verify" in done.stdout
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "pcg_verify.cli" in imported  # the measurement itself works
+    for heavy in ("torch", "numpy", "scipy"):
+        assert heavy not in imported, heavy
 
 
 def test_the_cli_loads_no_hypothesis() -> None:
@@ -75,15 +89,28 @@ def test_the_cli_loads_no_hypothesis() -> None:
     assert not _loaded(modules, "hypothesis")
 
 
+def _documented_constant(name: str, module: str) -> bool:
+    """A constant is documented by a ``#:`` comment right above its assignment in its home module."""
+    lines = Path(importlib.import_module(module).__file__ or "").read_text(encoding="utf-8").splitlines()
+    return any(line.startswith((f"{name} = ", f"{name}: ")) and i > 0 and lines[i - 1].startswith("#:")
+               for i, line in enumerate(lines))
+
+
 @pytest.mark.parametrize("name", pcg_verify.__all__)
-def test_every_facade_name_resolves(name: str) -> None:
-    assert getattr(pcg_verify, name) is not None
+def test_every_facade_name_resolves_to_a_documented_object_of_its_home_module(name: str) -> None:
+    value = getattr(pcg_verify, name)
+    home = pcg_verify._MODULE_OF[name]
+    assert value is getattr(importlib.import_module(home), name)  # the façade hands out the real object
+    if inspect.isclass(value) or inspect.isfunction(value):
+        assert value.__doc__ and value.__doc__.strip(), f"{name} has no docstring of its own"
+    else:
+        assert _documented_constant(name, home), f"{name} has no #: comment in {home}"
 
 
-def test_the_facade_all_is_its_public_names() -> None:
+def test_the_facade_all_lists_each_home_name_once() -> None:
     # (ruff's RUF022 keeps the literal list in isort order)
     assert len(set(pcg_verify.__all__)) == len(pcg_verify.__all__)
-    assert sorted(n for n in dir(pcg_verify) if not n.startswith("_")) == sorted(pcg_verify.__all__)
+    assert set(pcg_verify.__all__) == set(pcg_verify._MODULE_OF)
     # every error the gate raises is re-exported
     for error in ("PCGError", "InvalidArgumentError", "InvalidTypeError", "DesignError", "GateFailure",
                   "PortProtocolError", "StatisticalAssertionError"):

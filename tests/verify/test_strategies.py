@@ -20,7 +20,7 @@ from test_cases import assert_covering_groups, assert_probability_vector, assert
 from pcg_core import Groups
 from pcg_core.errors import InvalidArgumentError, InvalidTypeError
 from pcg_verify.cases import DISTRIBUTION_KINDS, GROUP_KINDS, RELATIONS, TILE_UNALIGNED_SIZES, Case, build_case
-from pcg_verify.strategies import cases, distribution_pairs, distributions, group_structures, vocab_sizes
+from pcg_verify.cases.strategies import cases, distribution_pairs, distributions, group_structures, vocab_sizes
 
 FAST = settings(deadline=None, derandomize=True, database=None, max_examples=30)
 FIND = settings(deadline=None, derandomize=True, database=None, max_examples=200)

@@ -10,7 +10,7 @@ seed alone, so the gate can replay "case 17 of master seed 42" without the
 Hypothesis engine; :func:`case_seed` derives that case's seed from the pair
 (master seed, case index) without collisions, and :func:`split_case_seed`
 recovers the pair. This module depends on numpy, torch and pcg_core only, never
-on Hypothesis (:mod:`pcg_verify.strategies` builds its strategies over it).
+on Hypothesis (:mod:`pcg_verify.cases.strategies` builds its strategies over it).
 
 Each kind has one implementation (in a private module):
 
@@ -33,8 +33,8 @@ import torch
 
 from pcg_core import Groups
 from pcg_core.validation import check_choice, check_int
-from pcg_verify import _case_kinds as _kinds
-from pcg_verify._case_kinds import (
+from pcg_verify.cases import _kinds
+from pcg_verify.cases._kinds import (
     CONCENTRATIONS,
     DISTRIBUTION_KINDS,
     GROUP_KINDS,
@@ -81,7 +81,7 @@ class Case:
     group_kind, relation, distribution_kind : str
         The names used; with ``seed``, V, γ and B they rebuild the case (:func:`build_case`).
     family : str
-        For a family case (:mod:`pcg_verify._families`): its family, which with
+        For a family case (:mod:`pcg_verify.cases._families`): its family, which with
         ``seed`` rebuilds it; ``""`` for a drawn case. A family case's
         probabilities may be float32, float16 or bfloat16.
     contiguous : bool

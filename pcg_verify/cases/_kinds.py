@@ -5,7 +5,7 @@ Math follows the paper: q is the target, p the draft; code says
 
 Every kind is a plain function of a :class:`numpy.random.Generator`, shared
 by the seeded factory (:mod:`pcg_verify.cases`) and the Hypothesis strategies
-(:mod:`pcg_verify.strategies`), together with the argument rules both apply.
+(:mod:`pcg_verify.cases.strategies`), together with the argument rules both apply.
 This module imports neither Hypothesis nor the gate.
 
 Everything is float64: a probability vector is a NumPy ``[V]`` array that the

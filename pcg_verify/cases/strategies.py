@@ -24,8 +24,8 @@ from hypothesis.strategies import SearchStrategy
 
 from pcg_core import Groups
 from pcg_core.validation import check_choice, check_int
-from pcg_verify import _case_kinds as _kinds
-from pcg_verify.cases import Case, build_case
+from pcg_verify.cases import _kinds
+from pcg_verify.cases._case import Case, build_case
 
 __all__ = [
     "cases",

@@ -62,7 +62,7 @@ import torch
 
 from pcg_core import Groups
 from pcg_core.validation import check_bool, check_choice, check_int
-from pcg_verify.cases import Case
+from pcg_verify.cases._case import Case
 
 __all__ = [
     "ACCEPTANCE_RANGE",
