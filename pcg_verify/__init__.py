@@ -26,9 +26,9 @@ if TYPE_CHECKING:
         InvalidTypeError,
         PCGError,
     )
+    from pcg_verify._options import REFERENCE_PORT
     from pcg_verify.budgets import BUDGETS, PROCEDURE, Budget, Procedure
     from pcg_verify.checks import assert_gate, run_gate
-    from pcg_verify._options import REFERENCE_PORT
     from pcg_verify.ports import Port, PortProtocolError, load_port, reference_port
     from pcg_verify.report import Category, CategoryVerdict, GateFailure, GateReport, LawCheck, Verdict
     from pcg_verify.stats import StatisticalAssertionError

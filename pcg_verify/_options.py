@@ -33,6 +33,17 @@ class Option:
     keyword: str | None = None  # the run_gate keyword (None: not passed to run_gate)
     metavar: str | None = None
 
+    def add_argument_kwargs(self) -> dict[str, Any]:
+        """The keywords of ``add_argument`` (argparse) and ``addoption`` (pytest) for this option."""
+        kwargs: dict[str, Any] = {"help": self.help}
+        if self.flag:
+            kwargs["action"] = "store_true"
+        else:
+            kwargs.update(type=self.type, default=self.default, metavar=self.metavar)
+            if self.choices:
+                kwargs["choices"] = self.choices
+        return kwargs
+
 
 GATE_OPTIONS: tuple[Option, ...] = (
     Option("budget", "how hard to look: cases, promised discrepancy, sample caps (default: standard)",

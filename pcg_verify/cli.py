@@ -85,14 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write the reliability report: DIR/results.json and DIR/index.html (atomically; "
                             "checked before the run); prints the page's path")
     for option in GATE_OPTIONS:  # the options the pytest plugin has too, as --pcg-NAME
-        kwargs: dict[str, Any] = {"help": option.help}
-        if option.flag:
-            kwargs["action"] = "store_true"
-        else:
-            kwargs.update(type=option.type, default=option.default, metavar=option.metavar)
-            if option.choices:
-                kwargs["choices"] = option.choices
-        check.add_argument(f"--{option.name}", **kwargs)
+        check.add_argument(f"--{option.name}", **option.add_argument_kwargs())
     report = commands.add_parser("report", help="render DIR/index.html again from DIR/results.json",
                                  description="Render the reliability report's page from its results.json alone "
                                              "(written by 'pcg-verify check ... --report DIR') and print its path.")

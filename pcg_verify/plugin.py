@@ -46,14 +46,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="write the gate's reliability report (DIR/results.json, DIR/index.html) from the cases "
                          "this session ran, collected across xdist workers")
     for option in GATE_OPTIONS:
-        kwargs: dict[str, Any] = {"dest": f"pcg_{option.name.replace('-', '_')}", "help": option.help}
-        if option.flag:
-            kwargs["action"] = "store_true"
-        else:
-            kwargs.update(type=option.type, default=option.default, metavar=option.metavar)
-            if option.choices:
-                kwargs["choices"] = option.choices
-        group.addoption(f"--pcg-{option.name}", **kwargs)
+        group.addoption(f"--pcg-{option.name}", dest=f"pcg_{option.name.replace('-', '_')}",
+                        **option.add_argument_kwargs())
 
 
 def _values(config: pytest.Config) -> dict[str, Any]:
