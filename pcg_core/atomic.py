@@ -50,8 +50,13 @@ def check_creatable(name: str, value: Any, directory: Path) -> None:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
         raise InvalidArgumentError(name, value, f"lies under {str(ancestor)!r}, which is a file")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise InvalidArgumentError(name, value, f"cannot be written: directory {str(ancestor)!r} is not writable")
+    try:  # by creating a file, not by permission bits: root ignores them, a read-only mount does not
+        fd, probe = tempfile.mkstemp(prefix=".pcg-probe-", dir=ancestor)
+    except OSError as error:
+        raise InvalidArgumentError(name, value, f"cannot be written: directory {str(ancestor)!r} refuses new files "
+                                   f"({error.strerror or error})") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 @contextmanager

@@ -49,6 +49,19 @@ class CaseResult:
             return []  # the case fails in the full batch too: not evidence of batch dependence
         return [describe_rejection(t) for t in sorted(rejected, key=lambda t: t.pvalue) if t.category == category]
 
+    def untested(self, category: Category) -> str | None:
+        """Why this case tested nothing of ``category`` (None when it did); the plugin skips such items."""
+        if category == Category.STRUCTURE:
+            return None
+        if category == Category.DETERMINISM:
+            return None if self.determinism_checked else "the determinism calls did not run"
+        if any(t.category == category for t in self.tests):
+            return None
+        if self.observations is not None and not self.observations.has_labels and category in (
+                Category.GUARANTEE, Category.BATCH_INVARIANCE):
+            return "the port reports no group labels"
+        return "no test of this category in this case (too few samples, or its law pools to one cell)"
+
     def failing_categories(self) -> tuple[Category, ...]:
         """The categories this case fails, in :class:`Category` order."""
         return tuple(c for c in Category if self.failures(c))

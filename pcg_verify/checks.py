@@ -45,10 +45,11 @@ from typing import Any
 import torch
 
 from pcg_core.errors import InvalidArgumentError, InvalidTypeError
-from pcg_core.validation import check_bool, check_int, check_real
+from pcg_core.validation import check_bool, check_int
 from pcg_verify._call_patterns import determinism_differs, first_call_differs, pattern_tests, pooled_tests
 from pcg_verify._evidence import law_checks
 from pcg_verify._experiment import derived_seed, observe
+from pcg_verify._options import check_seconds, check_threads
 from pcg_verify._plan import GatePlan, gate_case, plan_gate
 from pcg_verify._verdicts import CaseResult, describe_rejection, gate_report
 from pcg_verify.budgets import BUDGETS, PROCEDURE, Budget, Procedure
@@ -166,6 +167,7 @@ def run_gate(
     call_timeout: float = DEFAULT_CALL_TIMEOUT,
     deadline: float | None = None,
     threads: int | None = 1,
+    keep_going: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> GateReport:
     """Run the gate's procedure (module docstring) on ``port`` and return the report.
@@ -195,13 +197,21 @@ def run_gate(
         restarted for the next case. ``pcg-verify check`` isolates by default.
         An ``exec:`` program is its own process already.
     call_timeout : float
-        In a worker or an ``exec:`` program: seconds one port call may take.
+        In a worker or an ``exec:`` program: seconds one port call may take
+        (at least :data:`~pcg_verify._options.MIN_CALL_TIMEOUT`, 5 s).
     deadline : float, optional
-        In a worker or an ``exec:`` program: seconds the whole run may take; calls after it fail.
+        In a worker or an ``exec:`` program: seconds the whole run may take
+        (at least 5 s); calls after it fail.
     threads : int or None
-        torch intra-op threads while the gate runs (restored afterwards); the
-        gate's tensors are small, so one thread is fastest and immune to busy
-        neighbours. None leaves torch's setting alone.
+        torch intra-op threads while the gate runs (restored afterwards), at
+        most the machine's cores; the gate's tensors are small, so one thread
+        is fastest and immune to busy neighbours. None leaves torch's setting alone.
+    keep_going : bool
+        In a worker or an ``exec:`` program: after a call timed out, keep
+        calling the port in every later case. By default later calls fail at
+        once ("not called: the port already hung"), so a port that hangs on
+        every call costs one ``call_timeout``, not one per case; the verdict
+        is a fail either way.
     progress : callable, optional
         Called as ``progress(done, total)`` after each case.
 
@@ -226,13 +236,14 @@ def run_gate(
         case = check_int("case", case, minimum=0, maximum=budget.cases - 1)
     if not isinstance(procedure, Procedure):
         raise InvalidTypeError("procedure", procedure, "must be a pcg_verify.Procedure")
-    call_timeout = check_real("call_timeout", call_timeout, minimum=0.0)
+    call_timeout = check_seconds("call_timeout", call_timeout)
     if deadline is not None:
-        deadline = check_real("deadline", deadline, minimum=0.0)
+        deadline = check_seconds("deadline", deadline)
     if threads is not None:
-        threads = check_int("threads", threads, minimum=1)
-    with open_port(port, port_name=port_name, isolate=check_bool("isolate", isolate), call_timeout=call_timeout,
-                   deadline=deadline, threads=threads or 1) as loaded, torch_threads(threads):
+        threads = check_threads("threads", threads)
+    opened = open_port(port, port_name=port_name, isolate=check_bool("isolate", isolate), call_timeout=call_timeout,
+                       deadline=deadline, threads=threads or 1, keep_going=check_bool("keep_going", keep_going))
+    with opened as loaded, torch_threads(threads):
         return _run(loaded, budget, seed, singleton_only, case, procedure, progress, started)
 
 

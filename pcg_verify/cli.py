@@ -15,7 +15,9 @@
 
 Exit codes: 0 pass, 1 the port is wrong, 2 the gate could not run (usage
 error, a port that cannot be loaded, an unwritable output path, a budget that
-cannot keep its promise), 130 interrupted (Ctrl-C; no report is written).
+cannot keep its promise), 3 the gate itself failed (a defect of the gate, or
+too little memory for it: never a verdict on the port), 130 interrupted
+(Ctrl-C), 143 terminated (SIGTERM); no report is written after 3, 130 or 143.
 ``e2e`` decodes with a Hugging Face target/draft pair (docs/e2e.md): 0 when
 every run's monitors pass, 1 when one fails, 2 on a usage error.
 
@@ -39,12 +41,30 @@ from typing import Any
 
 from pcg_core.atomic import writable_path, write_text_atomic
 from pcg_core.errors import InvalidArgumentError, PCGError
-from pcg_verify._commands import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS, EXIT_USAGE, print_out, run_command
-from pcg_verify._options import BUDGET_NAMES, GATE_OPTIONS, REFERENCE_PORT, gate_kwargs
+from pcg_verify._commands import (
+    EXIT_FAIL,
+    EXIT_GATE_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_PASS,
+    EXIT_USAGE,
+    REQUIRED_ADDRESS_SPACE_MB,
+    address_space_shortfall,
+    print_out,
+    run_command,
+)
+from pcg_verify._options import (
+    BUDGET_NAMES,
+    GATE_OPTIONS,
+    REFERENCE_PORT,
+    check_gate_options,
+    check_port_spec,
+    gate_kwargs,
+)
 from pcg_verify.e2e._arguments import add_decoding_arguments
 from pcg_verify.tts._cli import add_parser as add_tts_parser
 
-__all__ = ["EXIT_FAIL", "EXIT_INTERRUPTED", "EXIT_PASS", "EXIT_USAGE", "build_parser", "main", "run_command"]
+__all__ = ["EXIT_FAIL", "EXIT_GATE_ERROR", "EXIT_INTERRUPTED", "EXIT_PASS", "EXIT_USAGE", "build_parser", "main",
+           "run_command"]
 
 _CHECK_EXAMPLES = f"""\
 examples:
@@ -58,7 +78,8 @@ examples:
   pcg-verify check pcg_verify.planted:dense.shared_uniform            # a planted bug: exits 1
   pcg-verify check PORT --budget standard --seed 0 --case 7           # replay one case (failures print this)
 
-exit codes: 0 pass, 1 the port is wrong, 2 the gate could not run, 130 interrupted
+exit codes: 0 pass, 1 the port is wrong, 2 the gate could not run, 3 the gate itself failed,
+            130 interrupted, 143 terminated
 """
 
 
@@ -167,6 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # argparse exits 2 on usage errors and 0 on --help
         return int(exit_.code or 0)
+    shortfall = address_space_shortfall()
+    if shortfall is not None:  # before torch or scipy is imported: they would hang or die without a word
+        print(f"pcg-verify: gate error: {shortfall}", file=sys.stderr)
+        return EXIT_GATE_ERROR
     if args.command == "list":
         print_out(_list())
         return EXIT_PASS
@@ -210,10 +235,23 @@ def _write_report(args: argparse.Namespace, report: Any) -> str:
 
 
 def _port_spec(args: argparse.Namespace) -> str:
-    """PORT, or ``exec:`` and ``--exec``'s command, or the reference sampler."""
+    """PORT, or ``exec:`` and ``--exec``'s command, or the reference sampler when neither is given (an
+    empty one, as an unset ``$PORT`` gives, is an error, never the reference)."""
     if args.exec is not None and args.port is not None:
         raise InvalidArgumentError("--exec", args.exec, f"comes instead of PORT, and PORT {args.port!r} was given too")
-    return "exec:" + args.exec if args.exec is not None else args.port or REFERENCE_PORT
+    if args.exec is not None:
+        return "exec:" + check_port_spec("--exec", args.exec)
+    return REFERENCE_PORT if args.port is None else check_port_spec("PORT", args.port)
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """--json and --report can be written (an empty path is an error): checked before the run, by creating."""
+    if args.json is not None and args.json != "-":
+        writable_path("--json", args.json)
+    if args.report is not None:
+        from pcg_verify.reliability import check_report_directory
+
+        check_report_directory(args.report, "--report")
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -221,25 +259,27 @@ def _check(args: argparse.Namespace) -> int:
     from pcg_verify.reliability._progress import progress_bar
 
     to_stdout = args.json == "-"
+    values = {o.name: getattr(args, o.name.replace("-", "_")) for o in GATE_OPTIONS}
     try:
-        if args.json and not to_stdout:
-            writable_path("--json", args.json)
-        if args.report:
-            from pcg_verify.reliability import check_report_directory
-
-            check_report_directory(args.report, "--report")
+        check_gate_options(values)
+        spec = _port_spec(args)
+        _check_outputs(args)
         with progress_bar("pcg-verify: cases") as progress:
-            report = run_gate(_port_spec(args), case=args.case, progress=progress,
-                              **gate_kwargs({o.name: getattr(args, o.name.replace("-", "_")) for o in GATE_OPTIONS}))
+            report = run_gate(spec, case=args.case, progress=progress, **gate_kwargs(values))
     except PCGError as error:
         print(f"pcg-verify: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except MemoryError:
+        print(f"pcg-verify: gate error: the gate ran out of memory (it needs about {REQUIRED_ADDRESS_SPACE_MB} MB "
+              "per process)", file=sys.stderr)
+        return EXIT_GATE_ERROR
     except Exception:  # a defect of the gate itself: never a pass, never "the port is wrong"
-        print("pcg-verify: internal error (please report it):\n" + traceback.format_exc(), file=sys.stderr)
-        return EXIT_USAGE
+        print("pcg-verify: gate error: internal error (please report it):\n" + traceback.format_exc(),
+              file=sys.stderr)
+        return EXIT_GATE_ERROR
     status = EXIT_PASS if report.passed else EXIT_FAIL
     page = ""
-    if args.report:
+    if args.report is not None:
         try:
             page = _write_report(args, report)
         except (PCGError, OSError) as error:  # the directory was checked, but a disk can still fill up

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pcg_verify._options import GATE_OPTIONS, gate_kwargs
+from pcg_verify._options import GATE_OPTIONS, check_gate_options, check_port_spec, gate_kwargs
 
 if TYPE_CHECKING:
     from pcg_verify.checks import CaseResult, GatePlan
@@ -65,6 +65,8 @@ class _GateState:
         self.results: dict[int, CaseResult] = {}
         self.started = time.perf_counter()
         self.report_page: str | None = None
+        self.tested_items = self.untested_items = 0  # gate items that passed or failed; skipped as untested
+        self.nothing_tested = False
 
     @property
     def budget_cases(self) -> int:
@@ -86,8 +88,10 @@ class _GateState:
             from pcg_verify.ports import open_port
 
             self._port = open_port(self.spec, isolate=self.kwargs["isolate"], call_timeout=self.kwargs["call_timeout"],
-                                   deadline=self.kwargs["deadline"], threads=self.kwargs["threads"] or 1)
+                                   deadline=self.kwargs["deadline"], threads=self.kwargs["threads"] or 1,
+                                   keep_going=self.kwargs["keep_going"])
         return self._port
+
 
     def result(self, index: int) -> CaseResult:
         if index not in self.results:
@@ -115,35 +119,72 @@ class _GateState:
         return str(write_report(directory, gate_results(report, command=command)))
 
     def close(self) -> None:
-        if self._port is not None:
-            self._port.close()
+        port, self._port = self._port, None
+        if port is not None:
+            port.close()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """(A hook: this object is registered as a plugin.) Count the gate items by outcome."""
+        if "pcg-gate" not in report.nodeid.split("::"):
+            return
+        if report.skipped:
+            self.untested_items += 1
+        elif report.when == "call":
+            self.tested_items += 1
+
+
+def _spell(name: str) -> str:
+    return f"--pcg-{name}"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if config.getoption("pcg_port"):
-        config.stash[_STATE] = _GateState(config)
-    directory = config.getoption("pcg_report")
-    if directory is not None and not hasattr(config, "workerinput"):  # checked once, before any case runs
-        if not config.getoption("pcg_port"):
-            raise pytest.UsageError("--pcg-report needs --pcg-port (the report is of that port's gate)")
-        from pcg_core.errors import PCGError
-        from pcg_verify.reliability import check_report_directory
+    """Every ``--pcg-*`` value is checked here, before any item runs, by the rules ``pcg-verify check`` uses
+    (a bad value is a usage error, exit 4); the controller also opens the port once, so a port that cannot
+    be loaded stops the session here instead of failing every item."""
+    port, directory = config.getoption("pcg_port"), config.getoption("pcg_report")
+    if port is None and directory is None:
+        return
+    from pcg_core.errors import PCGError
 
-        try:
-            check_report_directory(directory, "--pcg-report")
-        except PCGError as error:
-            raise pytest.UsageError(str(error)) from None
+    controller = not hasattr(config, "workerinput")
+    try:
+        if port is None:
+            raise pytest.UsageError("--pcg-report needs --pcg-port (the report is of that port's gate)")
+        check_port_spec(_spell("port"), port)
+        check_gate_options(_values(config), _spell)
+        if directory is not None and controller:
+            from pcg_verify.reliability import check_report_directory
+
+            check_report_directory(directory, _spell("report"))
+        state = _GateState(config)
+        if controller:
+            state.port()  # it loads (or its program starts) before any item runs
+            if getattr(config.option, "numprocesses", None):  # xdist workers open their own
+                state.close()
+    except PCGError as error:
+        raise pytest.UsageError(str(error)) from None
+    config.stash[_STATE] = state
+    config.pluginmanager.register(state, "pcg-gate-state")
 
 
 # --------------------------------------------------------------------------- --pcg-report across workers
 _WORKER_RESULTS = "pcg_case_results"
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """A worker hands its case results to the controller; the controller (or a lone process) writes the report."""
+    """A worker hands its case results to the controller; the controller (or a lone process) writes the report.
+
+    A session whose gate items were all skipped as untested gated nothing: it fails (exit 1), whatever the
+    selection (``-k guarantee`` on a port that reports no labels, say)."""
     config = session.config
     state = config.stash.get(_STATE, None)
-    if state is None or config.getoption("pcg_report") is None:
+    if state is None:
+        return
+    if not hasattr(config, "workeroutput") and state.untested_items and not state.tested_items:
+        state.nothing_tested = True
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if config.getoption("pcg_report") is None:
         return
     if hasattr(config, "workeroutput"):  # an xdist worker: results travel as torch.save bytes
         import io
@@ -174,6 +215,9 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     state = config.stash.get(_STATE, None)
+    if state is not None and state.nothing_tested:
+        terminalreporter.write_line(f"pcg gate: FAIL: the {state.untested_items} gate item(s) that ran were all "
+                                    "untested (skipped); nothing was gated, which is never a pass", red=True)
     if state is not None and state.report_page is not None:
         terminalreporter.write_line(f"pcg gate report: {state.report_page}")
 
@@ -211,9 +255,15 @@ class GateItem(pytest.Item):
 
         state: _GateState = self.config.stash[_STATE]
         result = state.result(self.index)
-        failures = result.failures(Category(self.category))
+        category = Category(self.category)
+        failures = result.failures(category) or [
+            f"not tested: case {self.index} broke the port contract, so its {category} could not be tested: {line}"
+            for line in result.failures(Category.STRUCTURE)]
         if failures:
             raise GateFailureInCase("\n".join(failures) + f"\nReproduce: {state.replay(self.index)}")
+        untested = result.untested(category)
+        if untested is not None:  # never a pass: a skip with the reason (a session of only skips fails)
+            pytest.skip(f"pcg gate: case {self.index} [{category}] untested: {untested}")
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str:

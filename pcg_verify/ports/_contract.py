@@ -38,6 +38,7 @@ __all__ = [
     "copy_groups",
     "describe_exception",
     "normalise_output",
+    "printable",
     "run_contained",
 ]
 
@@ -59,8 +60,25 @@ class Port(Protocol):
     ) -> Any: ...
 
 
+def printable(text: str) -> str:
+    """``text`` with every control character but newline and tab written as an escape (``\\x1b``): a
+    port's own words (its exception, its stderr, its ``ERROR`` line) reach terminals, JSON and HTML, and
+    must never move a cursor, clear a screen or set a window title there."""
+    return text.translate(_ESCAPES)
+
+
+#: Every C0 and C1 control character (and DEL) but newline and tab, mapped to its backslash escape.
+_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)] if chr(c) not in "\n\t"}
+
+
 class PortProtocolError(AssertionError):
-    """A port returned something that breaks the output contract (a structural failure)."""
+    """A port returned something that breaks the output contract (a structural failure).
+
+    Its message may quote the port (its exception, stderr, refusal): it is made :func:`printable`.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(printable(message))
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,9 @@ class ExecPort(ProcessPort):
     deadline : float, optional
         Seconds the whole run may take, counted from construction; every
         wait stops at it.
+    keep_going : bool
+        After a request timed out, keep sending requests
+        (:class:`~pcg_verify.ports.ProcessPort`).
 
     Attributes
     ----------
@@ -170,7 +173,8 @@ class ExecPort(ProcessPort):
     _first_start_hint = "docs/protocol.md says what the program must send first"
 
     def __init__(self, command: str | Sequence[str], *, call_timeout: float = DEFAULT_CALL_TIMEOUT,
-                 start_timeout: float = DEFAULT_EXEC_START_TIMEOUT, deadline: float | None = None) -> None:
+                 start_timeout: float = DEFAULT_EXEC_START_TIMEOUT, deadline: float | None = None,
+                 keep_going: bool = False) -> None:
         if isinstance(command, str):
             spec, self.argv = EXEC_PREFIX + command, _argv("command", command, command)
         elif isinstance(command, Sequence) and command and all(isinstance(a, str) for a in command):
@@ -179,7 +183,7 @@ class ExecPort(ProcessPort):
         else:
             raise InvalidTypeError("command", command, "must be a command line (str) or a non-empty list of str")
         super().__init__(spec, call_timeout=call_timeout, start_timeout=start_timeout, deadline=deadline,
-                         stderr_prefix="pcg-exec-port-")
+                         stderr_prefix="pcg-exec-port-", keep_going=keep_going)
         self.hello: Hello | None = None
         self.requests = self.groups_sent = 0
         # groups id → ((V, M), the six wire arrays) of the structures the process holds, least recent first

@@ -17,9 +17,9 @@ from types import ModuleType
 from typing import Any
 
 from pcg_core.errors import InvalidArgumentError, InvalidTypeError
-from pcg_verify.ports._contract import TRACEBACK_LINES, Port
+from pcg_verify.ports._contract import TRACEBACK_LINES, Port, printable
 
-__all__ = ["import_callable"]
+__all__ = ["check_import_spec", "import_callable"]
 
 
 def _import_module(spec: str, module_name: str) -> ModuleType:
@@ -64,8 +64,21 @@ def _import_module(spec: str, module_name: str) -> ModuleType:
 def _import_error(spec: str, what: str, error: BaseException) -> InvalidArgumentError:
     lines = traceback.format_exception(error)
     tail = "".join(lines[-TRACEBACK_LINES - 1:]).rstrip()
-    return InvalidArgumentError("port", spec, f"importing {what!r} raised {type(error).__name__}: {error}",
-                                f"the port's module must import cleanly; traceback tail:\n{tail}")
+    return InvalidArgumentError("port", spec, printable(f"importing {what!r} raised {type(error).__name__}: {error}"),
+                                printable(f"the port's module must import cleanly; traceback tail:\n{tail}"))
+
+
+def check_import_spec(spec: str) -> str:
+    """``spec`` if it has the form of an import path and a loose file it names exists; nothing is imported
+    (so a worker is never started for a port that cannot be there)."""
+    if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.partition(":")[::2]):
+        raise InvalidArgumentError("port", spec, "must be 'package.module:function' or 'path/to/file.py:function'")
+    module_name = spec.partition(":")[0]
+    if (module_name.endswith(".py") or os.sep in module_name or "/" in module_name) and not Path(
+            module_name).is_file():
+        raise InvalidArgumentError("port", spec, f"no file {module_name!r}",
+                                   "give package.module:function or path/to/file.py:function")
+    return spec
 
 
 def import_callable(spec: str) -> Port:
@@ -74,9 +87,7 @@ def import_callable(spec: str) -> Port:
     The attribute may be dotted (``module:namespace.function``). Raises
     :class:`InvalidArgumentError` naming what could not be found.
     """
-    if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.partition(":")[::2]):
-        raise InvalidArgumentError("port", spec, "must be 'package.module:function' or 'path/to/file.py:function'")
-    module_name, _, attribute = spec.partition(":")
+    module_name, _, attribute = check_import_spec(spec).partition(":")
     target: Any = _import_module(spec, module_name)
     for part in attribute.split("."):
         if not hasattr(target, part):

@@ -17,7 +17,7 @@ from pcg_core.validation import check_int
 from pcg_verify._options import DEFAULT_CALL_TIMEOUT
 from pcg_verify.ports._contract import Port
 from pcg_verify.ports._exec import EXEC_PREFIX, ExecPort
-from pcg_verify.ports._imports import import_callable
+from pcg_verify.ports._imports import check_import_spec, import_callable
 from pcg_verify.ports._process import ProcessPort
 from pcg_verify.ports._worker import IsolatedPort
 
@@ -67,7 +67,7 @@ def resolve_port(port: Port | str, port_name: str | None = None) -> LoadedPort:
 
 def open_port(port: Port | str, *, port_name: str | None = None, isolate: bool = False,
               call_timeout: float = DEFAULT_CALL_TIMEOUT, deadline: float | None = None,
-              threads: int = 1) -> LoadedPort:
+              threads: int = 1, keep_going: bool = False) -> LoadedPort:
     """The port the gate calls, started and checked before any case runs; close it (or use ``with``).
 
     Parameters
@@ -87,6 +87,9 @@ def open_port(port: Port | str, *, port_name: str | None = None, isolate: bool =
         or a program.
     threads : int
         torch threads in a worker.
+    keep_going : bool
+        In a worker or a program: after a call timed out, keep calling it
+        (by default later calls fail at once, naming the hang).
 
     Raises
     ------
@@ -96,11 +99,11 @@ def open_port(port: Port | str, *, port_name: str | None = None, isolate: bool =
     if port_name is not None and not isinstance(port_name, str):
         raise InvalidTypeError("port_name", port_name, "must be a str or None")
     if isinstance(port, str) and port.startswith(EXEC_PREFIX):
-        program = ExecPort.from_spec(port, call_timeout=call_timeout, deadline=deadline)
+        program = ExecPort.from_spec(port, call_timeout=call_timeout, deadline=deadline, keep_going=keep_going)
         return _started(program, port_name or port, port)
     if isinstance(port, str) and isolate:
-        worker = IsolatedPort(port, call_timeout=call_timeout, deadline=deadline,
-                              threads=check_int("threads", threads, minimum=1))
+        worker = IsolatedPort(check_import_spec(port), call_timeout=call_timeout, deadline=deadline,
+                              keep_going=keep_going, threads=check_int("threads", threads, minimum=1))
         return _started(worker, port_name or port, port)
     if isinstance(port, str):
         return LoadedPort(import_callable(port), port_name or port, port)

@@ -14,13 +14,17 @@
   is being written, whatever the child already writes to stdout is read too,
   so a child that answers early or floods stdout cannot deadlock the gate. The
   child runs in a session of its own: Ctrl-C in the terminal reaches the gate
-  only, and a kill reaches the child's own children as well.
+  only, and a kill reaches the child's own children as well — and, on Linux,
+  every descendant that still carries the child's session mark in its
+  environment (:data:`SESSION_MARK`), so a grandchild that daemonised into a
+  session of its own does not outlive the gate.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import select
 import signal
 import subprocess
@@ -36,13 +40,18 @@ from pcg_core import Groups
 from pcg_core.errors import InvalidArgumentError
 from pcg_core.validation import check_real
 from pcg_verify._options import DEFAULT_CALL_TIMEOUT
-from pcg_verify.ports._contract import PortProtocolError
+from pcg_verify.ports._contract import PortProtocolError, printable
 
 __all__ = ["STDERR_LINES", "PipeClosed", "PipeProcess", "PipeTimeout", "ProcessPort", "StartError", "StderrLog",
            "describe_exit"]
 
 #: stderr lines of a dead child quoted in a verdict.
 STDERR_LINES = 8
+#: Bytes read from the end of a child's stderr for its tail, and characters kept of each quoted line.
+TAIL_BYTES = 64 << 10
+TAIL_LINE_CHARS = 500
+#: Environment variable set, with a fresh token, for each program the gate starts; inherited by its descendants.
+SESSION_MARK = "PCG_PORT_SESSION"
 #: Bytes moved per read or write system call (the pipes are grown to this size where the OS allows it).
 _IO_CHUNK = 1 << 20
 #: Bytes of stdout a child may write before its request is fully sent; beyond it stdout is left unread.
@@ -75,12 +84,21 @@ class StderrLog:
         self.path.write_bytes(b"")
 
     def tail(self, lines: int = STDERR_LINES) -> str:
-        """``"; its last stderr lines:"`` and the lines, indented, or ``""`` when it wrote nothing."""
+        """``"; its last stderr lines:"`` and the lines, indented, or ``""`` when it wrote nothing.
+
+        Read from the end (at most :data:`TAIL_BYTES`, each line cut at :data:`TAIL_LINE_CHARS`), so a child
+        that floods stderr costs the gate nothing; control characters are escaped (:func:`printable`).
+        """
         try:
-            last = self.path.read_text(errors="replace").splitlines()[-lines:]
+            with open(self.path, "rb") as handle:
+                size = handle.seek(0, os.SEEK_END)
+                handle.seek(max(0, size - TAIL_BYTES))
+                data = handle.read(TAIL_BYTES)
         except OSError:
             return ""
-        return "" if not last else "; its last stderr lines:\n" + "\n".join(f"        {line}" for line in last)
+        last = data.decode("utf-8", errors="replace").splitlines()[-lines:]
+        cut = [line if len(line) <= TAIL_LINE_CHARS else line[:TAIL_LINE_CHARS] + " […]" for line in last]
+        return "" if not cut else "; its last stderr lines:\n" + "\n".join(f"        {printable(c)}" for c in cut)
 
     def close(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -104,9 +122,11 @@ class PipeProcess:
     """
 
     def __init__(self, argv: Sequence[str], stderr: StderrLog) -> None:
+        self.mark = secrets.token_hex(12)
         with open(stderr.path, "ab") as err:
             self.popen = subprocess.Popen(list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
-                                          bufsize=0, close_fds=True, start_new_session=True)
+                                          bufsize=0, close_fds=True, start_new_session=True,
+                                          env={**os.environ, SESSION_MARK: self.mark})
         assert self.popen.stdin is not None and self.popen.stdout is not None
         self._in, self._out = self.popen.stdin.fileno(), self.popen.stdout.fileno()
         for fd in (self._in, self._out):
@@ -206,9 +226,10 @@ class PipeProcess:
             return None
 
     def kill(self) -> None:
-        """SIGKILL the child's whole session, reap it, close the pipes."""
+        """SIGKILL the child's whole session and every marked descendant, reap the child, close the pipes."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.popen.pid, signal.SIGKILL)
+        _kill_marked(f"{SESSION_MARK}={self.mark}".encode())
         with contextlib.suppress(ProcessLookupError):
             self.popen.kill()
         self.popen.wait()
@@ -251,13 +272,18 @@ class ProcessPort:
         Seconds a fresh child may take to come up.
     deadline : float, optional
         Seconds the whole run may take, counted from construction; every wait stops at it.
+    keep_going : bool
+        After a call timed out, keep calling. By default every later call
+        fails at once, naming the first hang: a port that hangs on every call
+        costs one ``call_timeout``, not one per case (the verdict is a fail
+        either way).
     """
 
     #: How verdicts name the child ("the port process").
     noun = "the port process"
 
     def __init__(self, spec: str, *, call_timeout: float = DEFAULT_CALL_TIMEOUT, start_timeout: float,
-                 deadline: float | None = None, stderr_prefix: str = "pcg-port-") -> None:
+                 deadline: float | None = None, stderr_prefix: str = "pcg-port-", keep_going: bool = False) -> None:
         self.spec = spec
         self.call_timeout = check_real("call_timeout", call_timeout, minimum=0.0)
         self.start_timeout = check_real("start_timeout", start_timeout, minimum=0.0)
@@ -265,6 +291,8 @@ class ProcessPort:
         self._deadline_at = None if self.deadline_seconds is None else time.monotonic() + self.deadline_seconds
         self.stderr = StderrLog(prefix=stderr_prefix)
         self.starts = 0
+        self.keep_going = keep_going
+        self.hung: str | None = None  # the first call that timed out, once one has
 
     # ------------------------------------------------------------------ what a transport implements
     def _launch(self) -> None:
@@ -313,10 +341,11 @@ class ProcessPort:
             self._launch()
         except StartError as error:
             self.stop()
+            detail = printable(str(error))
             if first:
-                raise InvalidArgumentError("port", self.spec, self._first_start_failed(str(error)),
+                raise InvalidArgumentError("port", self.spec, self._first_start_failed(detail),
                                            self._first_start_hint) from None
-            raise PortProtocolError(self._restart_failed(str(error))) from None
+            raise PortProtocolError(self._restart_failed(detail)) from None
         except BaseException:  # Ctrl-C while the child comes up: it may be half started
             self.stop()
             raise
@@ -368,6 +397,7 @@ class ProcessPort:
         """No answer within ``timeout`` seconds (or before the deadline) while ``what``: the child is killed."""
         if self.deadline_passed():
             return self.failure(f"{self._deadline_message()} while {what}: {self.noun} was killed")
+        self.hung = self.hung or f"no answer within {timeout:g} s while {what}"
         return self.failure(f"no answer within {timeout:g} s while {what}: {self.noun} was killed"
                             f"{self.stderr.tail()}")
 
@@ -376,6 +406,27 @@ class ProcessPort:
                  groups: Groups, *, generator: torch.Generator) -> Any:
         if self.deadline_passed():
             raise PortProtocolError(self._deadline_message())
+        if self.hung is not None and not self.keep_going:
+            raise PortProtocolError(f"not called: the port already hung in an earlier call ({self.hung}); the gate "
+                                    "does not wait on a hanging port again (--keep-going waits in every case)")
         if not self._alive():
             self.start()
         return self._request(draft_tokens, draft_probs, target_probs, groups, generator)
+
+
+def _kill_marked(entry: bytes) -> None:
+    """SIGKILL every process whose environment holds ``entry`` (Linux ``/proc``; nothing elsewhere): the
+    descendants of a port program, even those that left its session."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return
+    for pid_dir in proc.iterdir():
+        if not pid_dir.name.isdigit() or int(pid_dir.name) == os.getpid():
+            continue
+        try:
+            environ = (pid_dir / "environ").read_bytes()
+        except OSError:  # gone, or not ours to read
+            continue
+        if entry in environ.split(b"\0"):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(pid_dir.name), signal.SIGKILL)

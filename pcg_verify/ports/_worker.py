@@ -130,14 +130,16 @@ class IsolatedPort(ProcessPort):
         Seconds the whole run may take, counted from construction.
     threads : int
         torch intra-op threads in the worker.
+    keep_going : bool
+        After a call timed out, keep calling (:class:`~pcg_verify.ports.ProcessPort`).
     """
 
     noun = "the port's worker process"
 
     def __init__(self, spec: str, *, call_timeout: float = DEFAULT_CALL_TIMEOUT, deadline: float | None = None,
-                 threads: int = 1, start_timeout: float = DEFAULT_START_TIMEOUT) -> None:
+                 threads: int = 1, start_timeout: float = DEFAULT_START_TIMEOUT, keep_going: bool = False) -> None:
         super().__init__(spec, call_timeout=call_timeout, start_timeout=start_timeout, deadline=deadline,
-                         stderr_prefix="pcg-port-")
+                         stderr_prefix="pcg-port-", keep_going=keep_going)
         self.threads = threads
         self.__qualname__ = spec
         self._process: Any = None

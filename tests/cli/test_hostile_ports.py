@@ -248,6 +248,19 @@ def port(dt, dp, tp, g, *, generator):
 '''
 
 
+def _default_signals() -> None:
+    """In the child, before exec: Ctrl-C and SIGTERM as a terminal delivers them. A parent started in the
+    background (``cmd &`` in a script) ignores SIGINT, and an ignored signal stays ignored across exec."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _gate(arguments: list[str], cwd: Path) -> subprocess.Popen[str]:
+    """``pcg-verify check ARGUMENTS`` in a fresh interpreter, stderr captured."""
+    return subprocess.Popen([sys.executable, "-m", "pcg_verify", "check", *arguments], cwd=cwd,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_signals)
+
+
 def _signal_when(marker: Path, process: subprocess.Popen[str], signum: int = signal.SIGINT) -> str:
     """Send ``signum`` once ``marker`` exists (the event), then return the gate's stderr.
 
@@ -265,8 +278,7 @@ def _signal_when(marker: Path, process: subprocess.Popen[str], signum: int = sig
                          ids=["while-the-port-hangs", "while-the-worker-loads-the-port"])
 def test_ctrl_c_stops_the_gate_with_130_and_no_report(ports_dir: Path, port: str, marker: str) -> None:
     (ports_dir / "slow_import.py").write_text(SLOW_IMPORT)
-    process = subprocess.Popen([sys.executable, "-m", "pcg_verify", "check", port, "--budget", "quick",
-                                "--json", "never.json"], cwd=ports_dir, stderr=subprocess.PIPE, text=True)
+    process = _gate([port, "--budget", "quick", "--json", "never.json"], ports_dir)
     err = _signal_when(ports_dir / marker, process)
     assert process.returncode == 130, err
     assert "interrupted; no report written" in err and "internal error" not in err
