@@ -9,19 +9,19 @@ pcg_core.validation`` loads no torch. ``from pcg_core import verify`` works as
 usual.
 
 Modules: ``errors`` (the exception hierarchy), ``validation`` (the argument
-rules), ``atomic`` (atomic file writes) are public leaves; the sampler lives in
-private modules: ``_groups`` (the CSR structure), ``_builders`` (group builders)
-over ``_similarity`` (tiles) and ``_relation`` (CSR relation ops), ``_coarse``
-(coarse masses), ``_sampling`` (categorical draws), ``_verify`` (PCG),
-``_baselines`` (token-level samplers) and ``_lazy`` (the lazy façade of every
-package of the project).
+rules), ``atomic`` (atomic file writes) and ``lazy`` (the lazy-façade loader of
+every package of the project) are public leaves; the sampler lives in private
+modules: ``_groups`` (the CSR structure), ``_builders`` (group builders) over
+``_similarity`` (tiles) and ``_relation`` (CSR relation ops), ``_coarse``
+(coarse masses), ``_sampling`` (categorical draws), ``_verify`` (PCG) and
+``_baselines`` (token-level samplers).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pcg_core._lazy import lazy_attributes
+from pcg_core.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from pcg_core._baselines import draft_only_verify, ssd_verify, standard_verify
