@@ -50,6 +50,7 @@ import torch
 
 from pcg_core._groups import Groups, canonical_json
 from pcg_core._relation import Relation, WeightFn, assemble, filter_members, symmetric_relation, truncate
+from pcg_core._rules import check_choice, check_int, check_int_array, check_real
 from pcg_core._similarity import (
     PAIR_BYTES,
     SLOT_BYTES,
@@ -63,7 +64,6 @@ from pcg_core._similarity import (
     topk_relation,
 )
 from pcg_core.errors import InvalidArgumentError, InvalidTypeError
-from pcg_core.validation import check_choice, check_int, check_int_array, check_real
 
 __all__ = [
     "DEFAULT_MAX_PAIRS_BYTES",

@@ -57,9 +57,10 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from pcg_core._rows import sum_tolerance
+from pcg_core._rules import check_bool, check_int, check_int_array
 from pcg_core.atomic import atomic_writer
 from pcg_core.errors import GroupsCacheMismatchError, InvalidArgumentError, InvalidTypeError
-from pcg_core.validation import check_bool, check_int, check_int_array, sum_tolerance
 
 __all__ = ["FORMAT_VERSION", "Groups", "canonical_json", "index_dtype"]
 
