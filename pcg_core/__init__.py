@@ -33,7 +33,8 @@ if TYPE_CHECKING:
         singleton_groups,
     )
     from pcg_core._coarse import coarse_probs, group_masses
-    from pcg_core._groups import FORMAT_VERSION, Groups
+    from pcg_core._groups import Groups
+    from pcg_core._groups_file import FORMAT_VERSION
     from pcg_core._verify import DEFAULT_MAX_THINNING_TRIALS, VerifyResult, verify
     from pcg_core.errors import (
         DesignError,
@@ -73,7 +74,7 @@ __all__ = [
 # Public name -> the module that defines it.
 _MODULE_OF: dict[str, str] = {
     "DEFAULT_MAX_THINNING_TRIALS": "pcg_core._verify",
-    "FORMAT_VERSION": "pcg_core._groups",
+    "FORMAT_VERSION": "pcg_core._groups_file",
     "SUM_TOLERANCE": "pcg_core.validation",
     "DesignError": "pcg_core.errors",
     "Groups": "pcg_core._groups",

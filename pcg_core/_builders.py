@@ -48,7 +48,8 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from pcg_core._groups import Groups, canonical_json
+from pcg_core._groups import Groups
+from pcg_core._groups_file import canonical_json
 from pcg_core._relation import Relation, WeightFn, assemble, filter_members, symmetric_relation, truncate
 from pcg_core._rules import check_choice, check_int, check_int_array, check_real
 from pcg_core._similarity import (
