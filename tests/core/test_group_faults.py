@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import torch
 
+import pcg_core._builder_args as builder_args
 import pcg_core._builders as builders
 from pcg_core import (
     Groups,
@@ -166,7 +167,7 @@ def unwritable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Call:
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(builders.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(builder_args.tempfile, "mkstemp", refuse)
     return lambda: groups_from_threshold(EMB, 0.5, cache=tmp_path / "sub" / "g.npz")
 
 
