@@ -8,13 +8,21 @@ module on first use, so ``import pcg_core.errors`` or ``import
 pcg_core.validation`` loads no torch. ``from pcg_core import verify`` works as
 usual.
 
-Modules: ``errors`` (the exception hierarchy), ``validation`` (the argument
-rules), ``atomic`` (atomic file writes) and ``lazy`` (the lazy-façade loader of
-every package of the project) are public leaves; the sampler lives in private
-modules: ``_groups`` (the CSR structure), ``_builders`` (group builders) over
-``_similarity`` (tiles) and ``_relation`` (CSR relation ops), ``_coarse``
-(coarse masses), ``_sampling`` (categorical draws), ``_verify`` (PCG) and
-``_baselines`` (token-level samplers).
+Modules, bottom up; each imports only modules listed before it
+(``tests/core/test_import_graph.py`` checks that there is no cycle):
+
+- ``errors`` (the exception hierarchy), ``atomic`` (atomic file writes),
+  ``lazy`` (the lazy-façade loader of every package of the project): public;
+- ``_rules`` (scalars, integer arrays), ``_rows`` (probability rows and their
+  tolerance);
+- ``_csr`` (the O(nnz) invariants), ``_groups_file`` (the ``.npz`` format),
+  ``_groups`` (the ``Groups`` type);
+- ``_inputs`` (the sampler's inputs), then ``validation``, public, which
+  re-exports the rules of ``_rules``, ``_rows`` and ``_inputs``;
+- ``_similarity`` (tiles), ``_relation`` (CSR relation ops), ``_builder_args``
+  (builder arguments and the cache), ``_builders`` (group builders);
+- ``_sampling`` (categorical draws), ``_coarse`` (coarse masses), ``_verify``
+  (PCG), ``_baselines`` (token-level samplers).
 """
 
 from __future__ import annotations

@@ -43,6 +43,7 @@ from pcg_core.errors import GroupsCacheMismatchError, InvalidArgumentError
 
 __all__ = ["FORMAT_VERSION", "Stored", "canonical_json", "file_error", "read", "write"]
 
+#: The version :meth:`Groups.save` writes, and the only one :meth:`Groups.load` reads.
 FORMAT_VERSION = 1
 
 
