@@ -320,14 +320,27 @@ class Groups:
             and shapes are still checked (O(1)), but a file altered while
             keeping them (a member changed, weights that no longer sum to 1)
             loads as it is, and the sampler then draws from the wrong law.
+            (Equal weights are derived from the offsets and ids, so those
+            are checked either way, O(V + nnz), before they size anything.)
+
+        Limits: the file is untrusted input, and nothing is inflated or
+        allocated before it is known to fit. A zip member may inflate to at
+        most 100 times its compressed size (or to 1 MiB), so a file of n
+        bytes costs at most about 100·n bytes of memory; an array's header
+        must declare the bytes its member holds; strings hold at most 65,536
+        characters and ``params_json`` nests at most 32 deep. Arrays in the
+        other byte order are read and swapped to the native one. (The limits
+        are constants of :mod:`pcg_core._groups_file`.)
 
         Raises
         ------
         InvalidArgumentError
             Named ``path``, for any file that is not a valid structure: not a
             file, not a ``.npz`` archive, a corrupt archive, pickled data, an
-            unknown format version, a missing key, a wrong dtype or shape, or
-            (with ``validate``) a broken invariant: ids out of range, members
+            unknown format version, a missing key, a wrong dtype or shape, a
+            limit exceeded (a zip bomb, a header that lies about its size, a
+            string too long, ``params_json`` too deep), or (with
+            ``validate``) a broken invariant: ids out of range, members
             unsorted or repeated, the two directions disagreeing, a token's
             weights not summing to 1.
         GroupsCacheMismatchError

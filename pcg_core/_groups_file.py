@@ -22,16 +22,37 @@ params_json        str: the builder and its parameters, canonical JSON
 :meth:`Groups.load` refuses, naming the file and what is wrong, anything
 else: another container, pickled data, a missing key, another dtype or shape,
 and (unless ``validate=False``) any broken invariant of :meth:`Groups.validate`.
+Arrays in the other byte order (a file written on a big-endian machine) are
+read and swapped to the native order: ``.npy`` headers state it, and the
+values are the same.
+
+Limits. A file is untrusted input: nothing is inflated or allocated before
+the zip's directory and each array's header show that it fits, so a file of
+n bytes costs at most about ``MAX_COMPRESSION_RATIO`` · n bytes of memory
+(plus ``RATIO_EXEMPT_BYTES`` per key), whatever it claims:
+
+- a member must lie inside the file, and inflate to at most
+  ``MAX_COMPRESSION_RATIO`` = 100 times its compressed size unless it
+  inflates to at most ``RATIO_EXEMPT_BYTES`` = 1 MiB (:meth:`Groups.save`
+  compresses nothing; a zip bomb is refused unread);
+- the bytes an array's header declares (shape × item size) must be the bytes
+  its member holds (a lying header is refused before any allocation);
+- a string holds at most ``MAX_STRING_CHARS`` = 65,536 characters, and
+  ``params_json`` nests arrays and objects at most ``MAX_PARAMS_DEPTH`` = 32
+  deep (checked before it is parsed);
+- ``.npy`` headers are read up to numpy's bound of 10,000 bytes.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
 import zipfile
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -41,10 +62,29 @@ from pcg_core._csr import check_indices, check_weights
 from pcg_core.atomic import atomic_writer
 from pcg_core.errors import GroupsCacheMismatchError, InvalidArgumentError
 
-__all__ = ["FORMAT_VERSION", "Stored", "canonical_json", "file_error", "read", "write"]
+__all__ = [
+    "FORMAT_VERSION",
+    "MAX_COMPRESSION_RATIO",
+    "MAX_PARAMS_DEPTH",
+    "MAX_STRING_CHARS",
+    "RATIO_EXEMPT_BYTES",
+    "Stored",
+    "canonical_json",
+    "file_error",
+    "read",
+    "write",
+]
 
 #: The version :meth:`Groups.save` writes, and the only one :meth:`Groups.load` reads.
 FORMAT_VERSION = 1
+#: A member of the zip may inflate to at most this many times its compressed size ...
+MAX_COMPRESSION_RATIO = 100
+#: ... unless it inflates to at most this many bytes.
+RATIO_EXEMPT_BYTES = 1 << 20
+#: Longest string member (``weights_kind``, ``embedding_digest``, ``params_json``), in characters.
+MAX_STRING_CHARS = 65_536
+#: Deepest nesting of arrays and objects in ``params_json``.
+MAX_PARAMS_DEPTH = 32
 
 
 class Stored(Protocol):
@@ -101,6 +141,10 @@ def read(
 ) -> dict[str, Any]:
     """The keyword arguments of ``Groups(...)`` held by the file at ``path``, checked as :meth:`Groups.load` says."""
     data = _read_npz(path)
+    depth = _json_depth(data["params_json"])
+    if depth > MAX_PARAMS_DEPTH:
+        raise file_error(path, f"params_json nests arrays or objects {depth:,} deep; at most {MAX_PARAMS_DEPTH} "
+                               "levels are parsed")
     try:
         file_digest, file_params = data["embedding_digest"], json.loads(data["params_json"])
     except json.JSONDecodeError as error:
@@ -127,6 +171,8 @@ def read(
     try:
         order = check_indices(vocab, num_groups, gptr, members, tptr, tgroups) if validate else None
         if kind == "equal":  # w[k, t] = 1/N(t), N(t) = token_ptr[t+1] − token_ptr[t]
+            if order is None:  # unchecked, yet they size an allocation and index an array
+                _check_derivable(tptr, members)
             degrees = np.diff(tptr)
             share = 1.0 / degrees.astype(np.float64)
             token_weights, group_weights = np.repeat(share, degrees), share[members]
@@ -145,13 +191,46 @@ def read(
     )
 
 
+def _check_derivable(token_ptr: npt.NDArray[Any], group_members: npt.NDArray[Any]) -> None:
+    """What deriving equal weights needs without ``validate``: offsets 0..nnz, ids below V. O(V + nnz)."""
+    nnz = int(group_members.shape[0])
+    if token_ptr[0] != 0 or token_ptr[-1] != nnz or np.any(token_ptr[1:] < token_ptr[:-1]):
+        raise InvalidArgumentError("token_ptr", token_ptr, f"must be non-decreasing offsets from 0 to nnz={nnz}")
+    if nnz and (int(group_members.min()) < 0 or int(group_members.max()) >= token_ptr.size - 1):
+        raise InvalidArgumentError("group_members", group_members, f"ids must lie in [0, {token_ptr.size - 1})")
+
+
+def _json_depth(text: str) -> int:
+    """How deep arrays and objects nest in JSON ``text``, strings skipped, without parsing it. O(len(text))."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:  # a string ends at a quote that no backslash escapes
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 def _numpy(tensor: torch.Tensor) -> np.ndarray[Any, Any]:
     return tensor.detach().cpu().numpy()
 
 
 # ---------------------------------------------------------------------------- reading a file
-#: dtype rule of every key of format version 1: (ndim, allowed dtypes, as the error states it).
-_KEYS: dict[str, tuple[int, tuple[str, ...], str]] = {
+#: A key's rule: (ndim, allowed dtypes, as the error states it).
+_Rule = tuple[int, tuple[str, ...], str]
+#: The rule of every key of format version 1, in the order they are read.
+_KEYS: dict[str, _Rule] = {
     "vocab_size": (0, ("int64",), "an int64 scalar"),
     "num_groups": (0, ("int64",), "an int64 scalar"),
     "group_ptr": (1, ("int64",), "a 1-D int64 array"),
@@ -162,18 +241,31 @@ _KEYS: dict[str, tuple[int, tuple[str, ...], str]] = {
     "embedding_digest": (0, ("str",), "a string"),
     "params_json": (0, ("str",), "a string"),
 }
-_WEIGHT_KEYS = ("group_weights", "token_weights")
+_WEIGHT_KEYS = ("group_weights", "token_weights")  # read after the others, when weights_kind == "stored"
+_WEIGHT_RULE: _Rule = (1, ("float64",), "a 1-D float64 array")
+_READ_CHUNK = 1 << 20
 _FILE_HINT = "not a valid groups file; rewrite it with Groups.save, or delete it (a builder's cache is then rebuilt)"
 
 
 def file_error(path: Path, rule: str) -> InvalidArgumentError:
+    """The error for a file that is no valid structure: ``path=...: rule (hint)``."""
     return InvalidArgumentError("path", str(path), rule, _FILE_HINT)
 
 
 def _read_npz(path: Path) -> dict[str, Any]:
-    """Every key of the format, checked for presence, dtype and shape; strings and scalars as Python values."""
+    """Every key of the format, checked for presence, dtype and shape; strings and scalars as Python values.
+
+    Nothing is inflated before it is known to fit (see the limits in the module docstring):
+
+    1. the zip's directory: each member of the format must lie inside the file
+       and inflate at most ``MAX_COMPRESSION_RATIO`` times;
+    2. each member's ``.npy`` header (at most 10,000 bytes, numpy's bound):
+       the dtype and shape rule of its key, a string's length, and the bytes
+       the header declares equal to the bytes the member holds;
+    3. only then its data, read into an array of exactly that size.
+    """
     try:
-        handle = path.open("rb")  # ours to close: np.load leaks a file it opened when the zip is corrupt
+        handle = path.open("rb")
     except OSError as error:
         raise file_error(path, f"cannot be read ({type(error).__name__}: {error.strerror or error})") from error
     out: dict[str, Any] = {}
@@ -185,29 +277,21 @@ def _read_npz(path: Path) -> dict[str, Any]:
             raise file_error(path, "is not a .npz file (it does not start with the zip signature)")
         handle.seek(0)
         try:
-            with np.load(handle, allow_pickle=False) as data:
-                version = _scalar(data["format_version"]) if "format_version" in data.files else -1
+            with zipfile.ZipFile(handle) as archive:
+                members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+                _check_inflation(path, members, os.fstat(handle.fileno()).st_size)
+                version = -1 if "format_version" not in members else \
+                    _scalar(_read_member(path, archive, members, "format_version"))
                 if version != FORMAT_VERSION:
                     raise file_error(path, f"format_version={version}, this library reads {FORMAT_VERSION}")
-                keys = dict(_KEYS)
-                kind = data["weights_kind"] if "weights_kind" in data.files else None
-                if kind is not None and kind.ndim == 0 and str(kind) == "stored":
-                    keys.update(dict.fromkeys(_WEIGHT_KEYS, (1, ("float64",), "a 1-D float64 array")))
-                for key, (ndim, dtypes, stated) in keys.items():
-                    if key not in data.files:
-                        raise file_error(path, f"lacks the key {key!r} of format version {FORMAT_VERSION}")
-                    array = data[key]
-                    dtype = "str" if array.dtype.kind == "U" else array.dtype.name
-                    if array.ndim != ndim or dtype not in dtypes:
-                        raise file_error(path, f"{key} must be {stated}, found {array.dtype} with shape {array.shape}")
-                    out[key] = str(array) if dtype == "str" else (int(array) if ndim == 0 else array)
+                for key, rule in _KEYS.items():
+                    out[key] = _value(_read_member(path, archive, members, key, rule))
+                if out["weights_kind"] == "stored":
+                    for key in _WEIGHT_KEYS:
+                        out[key] = _read_member(path, archive, members, key, _WEIGHT_RULE)
         except InvalidArgumentError:
             raise
-        except ValueError as error:
-            if "pickle" in str(error):
-                raise file_error(path, "holds pickled (object) data, which is never loaded") from error
-            raise file_error(path, f"is a corrupt .npz archive ({error})") from error
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as error:
             raise file_error(path, f"is a corrupt .npz archive ({type(error).__name__}: {error})") from error
     if out["weights_kind"] not in ("equal", "stored"):
         raise file_error(path, f"weights_kind={out['weights_kind']!r}, must be 'equal' or 'stored'")
@@ -215,6 +299,84 @@ def _read_npz(path: Path) -> dict[str, Any]:
         if out[key] < 1:
             raise file_error(path, f"{key}={out[key]}, must be >= 1")
     return out
+
+
+def _check_inflation(path: Path, members: Mapping[str, zipfile.ZipInfo], file_bytes: int) -> None:
+    """Step 1, from the zip's directory alone: no member of the format lies beyond the file or is a bomb."""
+    for key in ("format_version", *_KEYS, *_WEIGHT_KEYS):
+        info = members.get(key)
+        if info is None:
+            continue
+        if info.header_offset + info.compress_size > file_bytes:
+            raise file_error(path, f"is a corrupt .npz archive ({info.filename} claims {info.compress_size:,} "
+                                   f"bytes at offset {info.header_offset:,} of a {file_bytes:,}-byte file)")
+        if info.file_size > max(MAX_COMPRESSION_RATIO * info.compress_size, RATIO_EXEMPT_BYTES):
+            raise file_error(
+                path, f"{info.filename} would inflate {info.compress_size:,} bytes to {info.file_size:,} "
+                      f"({info.file_size / max(info.compress_size, 1):,.0f}×); a member may inflate at most "
+                      f"{MAX_COMPRESSION_RATIO}× (or to {RATIO_EXEMPT_BYTES >> 20} MiB), so this is refused unread",
+            )
+
+
+def _read_member(
+    path: Path, archive: zipfile.ZipFile, members: Mapping[str, zipfile.ZipInfo], key: str, rule: _Rule | None = None,
+) -> npt.NDArray[Any]:
+    """Steps 2 and 3 for one key: its header checked against ``rule`` and the member's size, then its data."""
+    if key not in members:
+        raise file_error(path, f"lacks the key {key!r} of format version {FORMAT_VERSION}")
+    info = members[key]
+    with archive.open(info) as member:
+        try:
+            version = np.lib.format.read_magic(member)
+            if version not in ((1, 0), (2, 0), (3, 0)):
+                raise ValueError(f".npy format version {version} is none that numpy writes")
+            # 3.0 differs from 2.0 only in the header's encoding (utf-8 for field names; ours are ASCII)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                np.lib.format.read_array_header_2_0
+            shape, fortran_order, dtype = read_header(member)
+        except ValueError as error:
+            raise file_error(path, f"is a corrupt .npz archive ({info.filename}: {error})") from error
+        if dtype.hasobject:
+            raise file_error(path, "holds pickled (object) data, which is never loaded")
+        if rule is not None:
+            ndim, dtypes, stated = rule
+            name = "str" if dtype.kind == "U" else dtype.name
+            if len(shape) != ndim or name not in dtypes:
+                raise file_error(path, f"{key} must be {stated}, found {dtype} with shape {shape}")
+        if dtype.kind == "U" and dtype.itemsize // 4 > MAX_STRING_CHARS:
+            raise file_error(path, f"{key} is a string of {dtype.itemsize // 4:,} characters; "
+                                   f"at most {MAX_STRING_CHARS:,} are read")
+        if any(size < 0 for size in shape):
+            raise file_error(path, f"is a corrupt .npz archive ({info.filename} declares shape {shape})")
+        declared = math.prod(shape) * dtype.itemsize
+        held = info.file_size - member.tell()
+        if declared != held:
+            raise file_error(path, f"{info.filename} declares {dtype} of shape {shape}, {declared:,} bytes, "
+                                   f"but holds {held:,} bytes of data")
+        array = np.empty(shape, dtype, order="F" if fortran_order else "C")
+        _read_into(member, array)
+    if not dtype.isnative:  # written on a machine of the other byte order: swap in place, same values
+        array = array.byteswap(inplace=True).view(dtype.newbyteorder("="))
+    return array
+
+
+def _read_into(member: IO[bytes], array: npt.NDArray[Any]) -> None:
+    """Fill ``array`` from ``member`` in chunks; the zip checks the CRC when the last byte is read."""
+    flat = array.reshape(-1, order="A").view(np.uint8)  # a view: the array is new, hence contiguous
+    done = 0
+    while done < flat.size:
+        chunk = member.read(min(_READ_CHUNK, flat.size - done))
+        if not chunk:
+            raise EOFError(f"{getattr(member, 'name', 'a member')} ends after {done:,} of {flat.size:,} bytes")
+        flat[done : done + len(chunk)] = np.frombuffer(chunk, np.uint8)
+        done += len(chunk)
+
+
+def _value(array: npt.NDArray[Any]) -> Any:
+    """A 0-d string or integer as a Python value; an array as it is."""
+    if array.dtype.kind == "U":
+        return str(array)
+    return int(array) if array.ndim == 0 else array
 
 
 def _scalar(array: npt.NDArray[Any]) -> int | str:
