@@ -8,20 +8,28 @@ module on first use, so ``import pcg_core.errors`` or ``import
 pcg_core.validation`` loads no torch. ``from pcg_core import verify`` works as
 usual.
 
-Modules: ``errors`` (the exception hierarchy), ``validation`` (the argument
-rules), ``atomic`` (atomic file writes) are public leaves; the sampler lives in
-private modules: ``_groups`` (the CSR structure), ``_builders`` (group builders)
-over ``_similarity`` (tiles) and ``_relation`` (CSR relation ops), ``_coarse``
-(coarse masses), ``_sampling`` (categorical draws), ``_verify`` (PCG),
-``_baselines`` (token-level samplers) and ``_lazy`` (the lazy façade of every
-package of the project).
+Modules, bottom up; each imports only modules listed before it
+(``tests/core/test_import_graph.py`` checks that there is no cycle):
+
+- ``errors`` (the exception hierarchy), ``atomic`` (atomic file writes),
+  ``lazy`` (the lazy-façade loader of every package of the project): public;
+- ``_rules`` (scalars, integer arrays), ``_rows`` (probability rows and their
+  tolerance);
+- ``_csr`` (the O(nnz) invariants), ``_groups_file`` (the ``.npz`` format),
+  ``_groups`` (the ``Groups`` type);
+- ``_inputs`` (the sampler's inputs), then ``validation``, public, which
+  re-exports the rules of ``_rules``, ``_rows`` and ``_inputs``;
+- ``_similarity`` (tiles), ``_relation`` (CSR relation ops), ``_builder_args``
+  (builder arguments and the cache), ``_builders`` (group builders);
+- ``_sampling`` (categorical draws), ``_coarse`` (coarse masses), ``_verify``
+  (PCG), ``_baselines`` (token-level samplers).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pcg_core._lazy import lazy_attributes
+from pcg_core.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from pcg_core._baselines import draft_only_verify, ssd_verify, standard_verify
@@ -33,7 +41,8 @@ if TYPE_CHECKING:
         singleton_groups,
     )
     from pcg_core._coarse import coarse_probs, group_masses
-    from pcg_core._groups import FORMAT_VERSION, Groups
+    from pcg_core._groups import Groups
+    from pcg_core._groups_file import FORMAT_VERSION
     from pcg_core._verify import DEFAULT_MAX_THINNING_TRIALS, VerifyResult, verify
     from pcg_core.errors import (
         DesignError,
@@ -73,7 +82,7 @@ __all__ = [
 # Public name -> the module that defines it.
 _MODULE_OF: dict[str, str] = {
     "DEFAULT_MAX_THINNING_TRIALS": "pcg_core._verify",
-    "FORMAT_VERSION": "pcg_core._groups",
+    "FORMAT_VERSION": "pcg_core._groups_file",
     "SUM_TOLERANCE": "pcg_core.validation",
     "DesignError": "pcg_core.errors",
     "Groups": "pcg_core._groups",

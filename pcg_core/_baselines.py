@@ -19,9 +19,10 @@ from __future__ import annotations
 import torch
 
 from pcg_core._groups import Groups
+from pcg_core._inputs import check_groups, check_verify_inputs
+from pcg_core._rules import check_bool, check_ssd_tolerance
 from pcg_core._sampling import ROW_BY_ROW, RowTable, pick_groups, uniforms
 from pcg_core._verify import VerifyResult, assemble_block
-from pcg_core.validation import check_bool, check_groups, check_ssd_tolerance, check_verify_inputs
 
 __all__ = ["draft_only_verify", "ssd_verify", "standard_verify"]
 

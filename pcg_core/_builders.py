@@ -28,10 +28,11 @@ threshold build also counts the pairs as it goes, so a wrong estimate still
 stops it in time. ``cache`` is checked (a writable place for a file) before
 the build, a cache hit is validated like :meth:`Groups.load`.
 
-Each builder reads as the rule: check the parameters, take the similar pairs
-(:mod:`pcg_core._similarity`, the tile maths), make the relation ``t ↦ G(t)``
-and assemble the distinct groups (:mod:`pcg_core._relation`, CSR operations
-and de-duplication).
+Each builder reads as the rule: check the parameters
+(:mod:`pcg_core._builder_args`, which also holds the cache), take the similar
+pairs (:mod:`pcg_core._similarity`, the tile maths), make the relation
+``t ↦ G(t)`` and assemble the distinct groups (:mod:`pcg_core._relation`, CSR
+operations and de-duplication).
 """
 
 from __future__ import annotations
@@ -39,17 +40,25 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import torch
 
-from pcg_core._groups import Groups, canonical_json
+from pcg_core._builder_args import (
+    METRICS,
+    cached,
+    check_cache,
+    check_embeddings,
+    check_threshold,
+    check_weights_rule,
+    resolve_range,
+)
+from pcg_core._groups import Groups
+from pcg_core._groups_file import canonical_json
 from pcg_core._relation import Relation, WeightFn, assemble, filter_members, symmetric_relation, truncate
+from pcg_core._rules import check_choice, check_int, check_int_array
 from pcg_core._similarity import (
     PAIR_BYTES,
     SLOT_BYTES,
@@ -63,7 +72,6 @@ from pcg_core._similarity import (
     topk_relation,
 )
 from pcg_core.errors import InvalidArgumentError, InvalidTypeError
-from pcg_core.validation import check_choice, check_int, check_int_array, check_real
 
 __all__ = [
     "DEFAULT_MAX_PAIRS_BYTES",
@@ -76,8 +84,6 @@ __all__ = [
 
 #: Bumped whenever a builder's output for the same inputs changes (invalidates caches).
 BUILDER_VERSION = 1
-_METRICS = ("cosine", "euclidean")
-_WEIGHTS = ("equal", "similarity")
 _DIGEST_CHUNK_BYTES = 64 << 20
 #: Default ``max_pairs_bytes``: what a build may hold for the pairs or neighbours it keeps.
 DEFAULT_MAX_PAIRS_BYTES = 4 << 30
@@ -176,16 +182,16 @@ def groups_from_threshold(
     >>> groups.validate().vocab_size
     6
     """
-    metric = check_choice("metric", metric, _METRICS)
-    theta = _check_threshold("theta", theta, metric)
+    metric = check_choice("metric", metric, METRICS)
+    theta = check_threshold("theta", theta, metric)
     block_size = check_int("block_size", block_size, minimum=1)
     if max_group_size is not None:
         max_group_size = check_int("max_group_size", max_group_size, minimum=1)
     max_pairs_bytes = check_int("max_pairs_bytes", max_pairs_bytes, minimum=1)
-    weights_name = _check_weights(weights, cache)
-    cache_path = _check_cache(cache)
-    emb = _check_embeddings(embeddings)
-    start, stop, vocab, offset = _resolve_range(int(emb.shape[0]), token_range, vocab_size)
+    weights_name = check_weights_rule(weights, cache)
+    cache_path = check_cache(cache)
+    emb = check_embeddings(embeddings)
+    start, stop, vocab, offset = resolve_range(int(emb.shape[0]), token_range, vocab_size)
     params = _params(
         "groups_from_threshold", theta=theta, metric=metric,
         token_range=None if token_range is None else [start, stop], vocab_size=vocab,
@@ -199,7 +205,7 @@ def groups_from_threshold(
         relation = _threshold_relation(points, theta, max_group_size, block_size, max_pairs_bytes)
         return assemble(relation, start, vocab, weights, metric, params, digest)
 
-    return _cached(cache_path, digest, params, build)
+    return cached(cache_path, digest, params, build)
 
 
 def groups_from_topk(
@@ -239,16 +245,16 @@ def groups_from_topk(
     >>> groups_from_topk(emb, 1).num_groups
     4
     """
-    metric = check_choice("metric", metric, _METRICS)
+    metric = check_choice("metric", metric, METRICS)
     k = check_int("k", k, minimum=1)
     block_size = check_int("block_size", block_size, minimum=1)
     if min_similarity is not None:
-        min_similarity = _check_threshold("min_similarity", min_similarity, metric)
+        min_similarity = check_threshold("min_similarity", min_similarity, metric)
     max_pairs_bytes = check_int("max_pairs_bytes", max_pairs_bytes, minimum=1)
-    weights_name = _check_weights(weights, cache)
-    cache_path = _check_cache(cache)
-    emb = _check_embeddings(embeddings)
-    start, stop, vocab, offset = _resolve_range(int(emb.shape[0]), token_range, vocab_size)
+    weights_name = check_weights_rule(weights, cache)
+    cache_path = check_cache(cache)
+    emb = check_embeddings(embeddings)
+    start, stop, vocab, offset = resolve_range(int(emb.shape[0]), token_range, vocab_size)
     if k > stop - start:
         raise InvalidArgumentError("k", k, f"must be <= the number of speech tokens ({stop - start})")
     if (stop - start) * k * SLOT_BYTES > max_pairs_bytes:
@@ -272,7 +278,7 @@ def groups_from_topk(
             relation = filter_members(relation, min_similarity, metric)
         return assemble(relation, start, vocab, weights, metric, params, digest)
 
-    return _cached(cache_path, digest, params, build)
+    return cached(cache_path, digest, params, build)
 
 
 def singleton_groups(vocab_size: int) -> Groups:
@@ -396,127 +402,8 @@ def _size(nbytes: int) -> str:
     return f"{value:.3g} {unit}"
 
 
-# ---------------------------------------------------------------------------- parameters
-def _check_threshold(name: str, value: Any, metric: str) -> float:
-    """θ (or min_similarity) within the range of the metric: a cosine in [−1, 1], a distance ≥ 0."""
-    number = check_real(name, value)
-    if metric == "cosine" and not -1.0 <= number <= 1.0:
-        raise InvalidArgumentError(
-            name, value, "is a cosine similarity under metric='cosine'; must lie in [-1, 1]",
-            "above 1 no pair passes (all singletons), below -1 every pair does; -1 already groups everything",
-        )
-    if metric == "euclidean" and number < 0:
-        raise InvalidArgumentError(name, value, "is a maximum distance under metric='euclidean'; must be ≥ 0")
-    return number
-
-
-def _check_cache(cache: Any) -> Path | None:
-    """The cache path, checked before anything is built (a build can take minutes).
-
-    An existing file is a hit (loaded and validated later). Otherwise the
-    path must not be a directory, and its nearest existing folder must be a
-    directory in which a file can be created: a probe file is made there and
-    removed, which also catches read-only mounts and ACLs.
-    """
-    if cache is None:
-        return None
-    if not isinstance(cache, str | os.PathLike):
-        raise InvalidTypeError("cache", cache, "must be a path (str or os.PathLike) to a .npz file")
-    path = Path(cache)
-    if path.is_dir():
-        raise InvalidArgumentError("cache", str(path), "is a directory; must name a file, e.g. groups.npz")
-    if path.exists():
-        if not path.is_file():
-            raise InvalidArgumentError("cache", str(path), "exists but is not a regular file")
-        return path
-    folder = path.parent
-    while not folder.exists():
-        folder = folder.parent
-    if not folder.is_dir():
-        raise InvalidArgumentError(
-            "cache", str(path), f"cannot be created: {folder} is a regular file, not a directory",
-            "point the cache at a path inside a directory",
-        )
-    try:
-        handle, probe = tempfile.mkstemp(prefix=".pcg-cache-probe.", dir=folder)
-    except OSError as error:
-        raise InvalidArgumentError(
-            "cache", str(path), f"cannot be written: no file can be created in {folder} ({error.strerror or error})",
-            "point the cache at a writable folder, or build without cache",
-        ) from error
-    os.close(handle)
-    os.unlink(probe)
-    return path
-
-
-def _check_weights(weights: Any, cache: Any) -> str:
-    if callable(weights):
-        if cache is not None:
-            raise InvalidArgumentError(
-                "cache", str(cache), "cannot be combined with a custom weights callable",
-                "a function cannot be compared with the cached file; use weights='equal'/'similarity' "
-                "or build without cache",
-            )
-        module = getattr(weights, "__module__", None) or "?"
-        return f"custom:{module}.{getattr(weights, '__qualname__', type(weights).__name__)}"
-    return check_choice("weights", weights, _WEIGHTS)
-
-
-def _check_embeddings(embeddings: Any) -> torch.Tensor:
-    if not isinstance(embeddings, torch.Tensor):
-        raise InvalidTypeError("embeddings", embeddings, "must be a torch.Tensor [N, D]")
-    if not embeddings.dtype.is_floating_point:
-        raise InvalidTypeError(
-            "embeddings", embeddings, "must have a floating dtype (float32, float64, bfloat16)"
-        )
-    if embeddings.dim() != 2 or embeddings.shape[0] < 1 or embeddings.shape[1] < 1:
-        raise InvalidArgumentError("embeddings", embeddings, "must be 2-D [N, D] with N ≥ 1 and D ≥ 1")
-    return embeddings.detach()
-
-
-def _resolve_range(
-    num_rows: int, token_range: tuple[int, int] | None, vocab_size: int | None
-) -> tuple[int, int, int, int]:
-    """(start, stop, V, first embedding row used) for the speech ids [start, stop)."""
-    if token_range is None:
-        if vocab_size is not None and check_int("vocab_size", vocab_size, minimum=1) != num_rows:
-            raise InvalidArgumentError(
-                "vocab_size", vocab_size, f"must equal the number of embedding rows ({num_rows})",
-                "pass token_range=(start, stop) when the embeddings cover only part of the vocabulary",
-            )
-        return 0, num_rows, num_rows, 0
-    if vocab_size is None:
-        raise InvalidArgumentError("vocab_size", None, "is required with token_range")
-    vocab = check_int("vocab_size", vocab_size, minimum=1)
-    if not isinstance(token_range, tuple | list) or len(token_range) != 2:
-        raise InvalidTypeError("token_range", token_range, "must be a pair of integers (start, stop)")
-    start, stop = (check_int(f"token_range[{i}]", bound) for i, bound in enumerate(token_range))
-    if not 0 <= start < stop <= vocab:
-        raise InvalidArgumentError(
-            "token_range", token_range, f"must satisfy 0 ≤ start < stop ≤ vocab_size={vocab}"
-        )
-    if num_rows == stop - start:
-        return start, stop, vocab, 0
-    if num_rows == vocab:
-        return start, stop, vocab, start
-    raise InvalidArgumentError(
-        "embeddings", f"{num_rows} rows",
-        f"must have stop − start = {stop - start} rows (the speech ids) or vocab_size = {vocab} rows",
-    )
-
-
 def _params(builder: str, **values: Any) -> dict[str, Any]:
     """The parameters as their JSON round trip, so a built and a loaded structure agree."""
     record = {"builder": builder, "builder_version": BUILDER_VERSION, **values}
     loaded: dict[str, Any] = json.loads(canonical_json(record))
     return loaded
-
-
-def _cached(cache: Path | None, digest: str, params: dict[str, Any], build: Callable[[], Groups]) -> Groups:
-    """Load ``cache`` (validated, and matching ``digest`` and ``params``) if it exists, else build and save it."""
-    if cache is not None and cache.exists():
-        return Groups.load(cache, embedding_digest=digest, params=params)
-    groups = build()
-    if cache is not None:
-        groups.save(cache)
-    return groups

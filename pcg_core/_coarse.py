@@ -12,9 +12,10 @@ import weakref
 import torch
 
 from pcg_core._groups import Groups
+from pcg_core._inputs import check_groups
+from pcg_core._rows import check_has_values
 from pcg_core._sampling import sample_categorical
 from pcg_core.errors import InvalidArgumentError, InvalidTypeError
-from pcg_core.validation import check_groups, check_has_values
 
 __all__ = [
     "CHUNK_ELEMENTS",

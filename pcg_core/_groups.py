@@ -18,57 +18,28 @@ Index arrays are ``torch.uint16`` when every id fits in 16 bits, else
 scale. Index them with slices or int64 positions and convert the (small)
 result with ``.long()``; see :meth:`Groups.members_of`.
 
-File format (``.npz``, uncompressed, written atomically), version 1:
-
-=================  =====================================================
-key                content
-=================  =====================================================
-format_version     int64 scalar, 1
-vocab_size         int64 scalar V
-num_groups         int64 scalar M
-group_ptr          int64 [M+1]
-group_members      uint16 or int32 [nnz]
-token_ptr          int64 [V+1]
-token_groups       uint16 or int32 [nnz]
-weights_kind       str: "equal" (weights are 1/N(t), not stored) or "stored"
-group_weights      float64 [nnz], only when weights_kind == "stored"
-token_weights      float64 [nnz], only when weights_kind == "stored"
-embedding_digest   str: sha256 of the embedding it was built from, or ""
-params_json        str: the builder and its parameters, canonical JSON
-=================  =====================================================
-
-:meth:`Groups.load` refuses, naming the file and what is wrong, anything
-else: another container, pickled data, a missing key, another dtype or shape,
-and (unless ``validate=False``) any broken invariant of :meth:`Groups.validate`.
+The file format (:meth:`Groups.save`, :meth:`Groups.load`) is documented and
+read in :mod:`pcg_core._groups_file`; the O(nnz) invariants of
+:meth:`Groups.validate` are in :mod:`pcg_core._csr`.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import zipfile
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import torch
 
-from pcg_core.atomic import atomic_writer
-from pcg_core.errors import GroupsCacheMismatchError, InvalidArgumentError, InvalidTypeError
-from pcg_core.validation import check_bool, check_int, check_int_array, sum_tolerance
+from pcg_core._csr import check_indices, check_weights, index_dtype
+from pcg_core._groups_file import file_error, read, write
+from pcg_core._rules import check_bool, check_int, check_int_array
+from pcg_core.errors import InvalidArgumentError, InvalidTypeError
 
-__all__ = ["FORMAT_VERSION", "Groups", "canonical_json", "index_dtype"]
-
-FORMAT_VERSION = 1
-
-
-def index_dtype(max_index: int) -> np.dtype[Any]:
-    """The compact dtype that holds ids 0..max_index: uint16 if it fits, else int32."""
-    return np.dtype(np.uint16) if max_index < 2**16 else np.dtype(np.int32)
+__all__ = ["Groups"]
 
 
 def _np(tensor: torch.Tensor) -> np.ndarray[Any, Any]:
@@ -302,35 +273,20 @@ class Groups:
         scale (V = M = 65,536, 9.2 M memberships, uint16 ids): about 0.5 s
         of CPU on one core (``python benchmarks/bench_groups.py --load-only``).
         """
-        order = _check_indices(
+        order = check_indices(
             self.vocab_size, self.num_groups, _np(self.group_ptr), _np(self.group_members),
             _np(self.token_ptr), _np(self.token_groups),
         )
-        _check_weights(_np(self.group_weights), _np(self.token_weights), _np(self.token_ptr), order)
+        check_weights(_np(self.group_weights), _np(self.token_weights), _np(self.token_ptr), order)
         return self
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the documented ``.npz`` format atomically (temp file + rename); return the path."""
-        path = Path(path)
-        arrays: dict[str, Any] = {
-            "format_version": np.int64(FORMAT_VERSION),
-            "vocab_size": np.int64(self.vocab_size),
-            "num_groups": np.int64(self.num_groups),
-            "group_ptr": _np(self.group_ptr),
-            "group_members": _np(self.group_members),
-            "token_ptr": _np(self.token_ptr),
-            "token_groups": _np(self.token_groups),
-            "weights_kind": np.str_(self.weights_kind),
-            "embedding_digest": np.str_(self.embedding_digest),
-            "params_json": np.str_(canonical_json(self.params)),
-        }
-        if self.weights_kind != "equal":
-            arrays["group_weights"] = _np(self.group_weights)
-            arrays["token_weights"] = _np(self.token_weights)
-        with atomic_writer(path, "wb") as handle:
-            np.savez(handle, **arrays)
-        return path
+        """Write the documented ``.npz`` format atomically (temp file + rename); return the path.
+
+        The format is in :mod:`pcg_core._groups_file`; equal weights are not stored.
+        """
+        return write(self, Path(path))
 
     @classmethod
     def load(
@@ -346,7 +302,7 @@ class Groups:
         Parameters
         ----------
         path : path
-            A ``.npz`` file in the format of this module's docstring.
+            A ``.npz`` file in the format of :mod:`pcg_core._groups_file`.
         embedding_digest, params : optional
             When given, the file must have been built from that embedding and
             those parameters, else :class:`GroupsCacheMismatchError` says what
@@ -364,14 +320,27 @@ class Groups:
             and shapes are still checked (O(1)), but a file altered while
             keeping them (a member changed, weights that no longer sum to 1)
             loads as it is, and the sampler then draws from the wrong law.
+            (Equal weights are derived from the offsets and ids, so those
+            are checked either way, O(V + nnz), before they size anything.)
+
+        Limits: the file is untrusted input, and nothing is inflated or
+        allocated before it is known to fit. A zip member may inflate to at
+        most 100 times its compressed size (or to 1 MiB), so a file of n
+        bytes costs at most about 100·n bytes of memory; an array's header
+        must declare the bytes its member holds; strings hold at most 65,536
+        characters and ``params_json`` nests at most 32 deep. Arrays in the
+        other byte order are read and swapped to the native one. (The limits
+        are constants of :mod:`pcg_core._groups_file`.)
 
         Raises
         ------
         InvalidArgumentError
             Named ``path``, for any file that is not a valid structure: not a
             file, not a ``.npz`` archive, a corrupt archive, pickled data, an
-            unknown format version, a missing key, a wrong dtype or shape, or
-            (with ``validate``) a broken invariant: ids out of range, members
+            unknown format version, a missing key, a wrong dtype or shape, a
+            limit exceeded (a zip bomb, a header that lies about its size, a
+            string too long, ``params_json`` too deep), or (with
+            ``validate``) a broken invariant: ids out of range, members
             unsorted or repeated, the two directions disagreeing, a token's
             weights not summing to 1.
         GroupsCacheMismatchError
@@ -381,211 +350,8 @@ class Groups:
             raise InvalidTypeError("path", path, "must be a path (str or os.PathLike) to a .npz file")
         path = Path(path)
         validate = check_bool("validate", validate)
-        data = _read_npz(path)
+        fields = read(path, embedding_digest=embedding_digest, params=params, validate=validate)
         try:
-            file_digest, file_params = data["embedding_digest"], json.loads(data["params_json"])
-        except json.JSONDecodeError as error:
-            raise _file_error(path, f"params_json is not valid JSON ({error})") from error
-        if not isinstance(file_params, dict):
-            raise _file_error(path, "params_json must hold a JSON object")
-        if embedding_digest is not None and embedding_digest != file_digest:
-            raise GroupsCacheMismatchError(
-                "path", str(path),
-                f"was built from another embedding (sha256 {file_digest[:16]}…, given {embedding_digest[:16]}…)",
-                "delete the file or point the cache elsewhere",
-            )
-        if params is not None:
-            wanted = json.loads(canonical_json(params))
-            if wanted != file_params:
-                diff = sorted(k for k in set(wanted) | set(file_params) if wanted.get(k) != file_params.get(k))
-                detail = ", ".join(f"{k}: file {file_params.get(k)!r} vs wanted {wanted.get(k)!r}" for k in diff)
-                raise GroupsCacheMismatchError(
-                    "path", str(path), f"was built with other parameters ({detail})",
-                    "delete the file or point the cache elsewhere",
-                )
-        vocab, num_groups, kind = int(data["vocab_size"]), int(data["num_groups"]), data["weights_kind"]
-        gptr, members, tptr, tgroups = data["group_ptr"], data["group_members"], data["token_ptr"], data["token_groups"]
-        try:
-            order = _check_indices(vocab, num_groups, gptr, members, tptr, tgroups) if validate else None
-            if kind == "equal":  # w[k, t] = 1/N(t), N(t) = token_ptr[t+1] − token_ptr[t]
-                degrees = np.diff(tptr)
-                share = 1.0 / degrees.astype(np.float64)
-                token_weights, group_weights = np.repeat(share, degrees), share[members]
-            else:
-                token_weights, group_weights = data["token_weights"], data["group_weights"]
-            if order is not None and kind == "stored":  # 1/N(t) passes by construction once the indices do
-                _check_weights(group_weights, token_weights, tptr, order)
-            return cls(
-                vocab_size=vocab, num_groups=num_groups,
-                group_ptr=torch.from_numpy(gptr), group_members=torch.from_numpy(members),
-                group_weights=torch.from_numpy(group_weights), token_ptr=torch.from_numpy(tptr),
-                token_groups=torch.from_numpy(tgroups), token_weights=torch.from_numpy(token_weights),
-                weights_kind=kind, embedding_digest=file_digest, params=file_params,
-            )
+            return cls(**fields)
         except InvalidArgumentError as error:
-            raise _file_error(path, f"{error.name}: {error.rule}") from error
-
-
-# ---------------------------------------------------------------------------- invariants, O(nnz)
-def _check_indices(
-    vocab_size: int, num_groups: int, group_ptr: npt.NDArray[Any], group_members: npt.NDArray[Any],
-    token_ptr: npt.NDArray[Any], token_groups: npt.NDArray[Any],
-) -> npt.NDArray[np.intp]:
-    """Check both CSR directions; return ``order`` with ``group_members[order]`` in token order.
-
-    Shapes, offsets, coverage, id ranges, members strictly ascending in each
-    group, and the reverse direction equal to the forward one read by token.
-    O(nnz + M + V).
-    """
-    nnz = int(group_members.shape[0])
-    for name, array, shape in (("group_ptr", group_ptr, (num_groups + 1,)), ("token_ptr", token_ptr, (vocab_size + 1,)),
-                               ("token_groups", token_groups, (nnz,))):
-        if array.shape != shape:
-            raise InvalidArgumentError(name, array, f"must have shape {list(shape)}")
-    for name, ptr in (("group_ptr", group_ptr), ("token_ptr", token_ptr)):
-        if ptr[0] != 0 or ptr[-1] != nnz or np.any(ptr[1:] < ptr[:-1]):
-            raise InvalidArgumentError(name, ptr, f"must be non-decreasing offsets from 0 to nnz={nnz}")
-    sizes, degrees = np.diff(group_ptr), np.diff(token_ptr)
-    if np.any(sizes == 0):
-        raise InvalidArgumentError("group_ptr", group_ptr, "every group must have at least one member")
-    if np.any(degrees == 0):
-        t = int(np.flatnonzero(degrees == 0)[0])
-        raise InvalidArgumentError("token_ptr", token_ptr, f"every token must belong to a group; token {t} does not")
-    for name, ids, bound in (("group_members", group_members, vocab_size), ("token_groups", token_groups, num_groups)):
-        if ids.size and (ids.min() < 0 or ids.max() >= bound):
-            raise InvalidArgumentError(name, ids, f"ids must lie in [0, {bound})")
-    ascending = group_members[1:] > group_members[:-1]
-    ascending[group_ptr[1:-1] - 1] = True  # group boundaries
-    if not ascending.all():
-        k = int(np.searchsorted(group_ptr, np.flatnonzero(~ascending)[0] + 1, side="right")) - 1
-        raise InvalidArgumentError("group_members", group_members,
-                                   f"members of group {k} must be distinct and ascending")
-    # Forward memberships are in (group, token) order; a stable sort by token puts them in
-    # (token, group) order, which must be the reverse direction exactly: the sorted tokens
-    # are token t repeated N(t) times (sorted, so the first and last of each run suffice),
-    # and the groups agree one by one.
-    order = _stable_order(group_members)
-    tokens = np.arange(vocab_size)
-    group_of = np.repeat(np.arange(num_groups, dtype=index_dtype(num_groups - 1)), sizes)
-    if not (np.array_equal(group_members[order[token_ptr[:-1]]], tokens)
-            and np.array_equal(group_members[order[token_ptr[1:] - 1]], tokens)
-            and np.array_equal(group_of[order], token_groups)):
-        raise InvalidArgumentError("groups", f"M={num_groups}, V={vocab_size}",
-                                   "forward and reverse CSR directions disagree")
-    return order
-
-
-def _check_weights(
-    group_weights: npt.NDArray[Any], token_weights: npt.NDArray[Any], token_ptr: npt.NDArray[Any],
-    order: npt.NDArray[np.intp],
-) -> None:
-    """Weights > 0 and finite, equal in both directions, ``Σ_{k∈S(t)} w[k,t] = 1`` per token. O(nnz)."""
-    for name, weights in (("group_weights", group_weights), ("token_weights", token_weights)):
-        if weights.shape != order.shape:
-            raise InvalidArgumentError(name, weights, f"must have shape [nnz] = [{order.size}]")
-    if not (np.all(np.isfinite(group_weights)) and np.all(group_weights > 0)):
-        raise InvalidArgumentError("group_weights", group_weights, "weights must be finite and > 0")
-    forward = group_weights[order]
-    if not (np.array_equal(forward, token_weights) or np.all(np.abs(forward - token_weights) <= 1e-15)):
-        raise InvalidArgumentError("groups", "weights", "forward and reverse CSR directions disagree")
-    sums = np.add.reduceat(token_weights, token_ptr[:-1])  # every token has ≥ 1 membership
-    worst = int(np.argmax(np.abs(sums - 1.0)))
-    tolerance = sum_tolerance("float64")
-    if abs(sums[worst] - 1.0) > tolerance:
-        raise InvalidArgumentError(
-            "token_weights", token_weights,
-            f"weights of each token must sum to 1 within {tolerance:g}; token {worst} sums to {float(sums[worst])!r}",
-        )
-
-
-def _stable_order(ids: npt.NDArray[Any]) -> npt.NDArray[np.intp]:
-    """The stable sorting permutation of non-negative ids < 2³², O(n).
-
-    numpy sorts 16-bit keys stably by radix sort; 32-bit ids take two such
-    passes (low half, then high half: least significant digit first).
-    """
-    if ids.dtype.itemsize <= 2:
-        return np.argsort(ids, kind="stable")
-    wide = ids.astype(np.int64)
-    order = np.argsort((wide & 0xFFFF).astype(np.uint16), kind="stable")
-    return order[np.argsort((wide[order] >> 16).astype(np.uint16), kind="stable")]
-
-
-# ---------------------------------------------------------------------------- reading a file
-#: dtype rule of every key of format version 1: (ndim, allowed dtypes, as the error states it).
-_KEYS: dict[str, tuple[int, tuple[str, ...], str]] = {
-    "vocab_size": (0, ("int64",), "an int64 scalar"),
-    "num_groups": (0, ("int64",), "an int64 scalar"),
-    "group_ptr": (1, ("int64",), "a 1-D int64 array"),
-    "group_members": (1, ("uint16", "int32"), "a 1-D uint16 or int32 array"),
-    "token_ptr": (1, ("int64",), "a 1-D int64 array"),
-    "token_groups": (1, ("uint16", "int32"), "a 1-D uint16 or int32 array"),
-    "weights_kind": (0, ("str",), "a string"),
-    "embedding_digest": (0, ("str",), "a string"),
-    "params_json": (0, ("str",), "a string"),
-}
-_WEIGHT_KEYS = ("group_weights", "token_weights")
-_FILE_HINT = "not a valid groups file; rewrite it with Groups.save, or delete it (a builder's cache is then rebuilt)"
-
-
-def _file_error(path: Path, rule: str) -> InvalidArgumentError:
-    return InvalidArgumentError("path", str(path), rule, _FILE_HINT)
-
-
-def _read_npz(path: Path) -> dict[str, Any]:
-    """Every key of the format, checked for presence, dtype and shape; strings and scalars as Python values."""
-    try:
-        handle = path.open("rb")  # ours to close: np.load leaks a file it opened when the zip is corrupt
-    except OSError as error:
-        raise _file_error(path, f"cannot be read ({type(error).__name__}: {error.strerror or error})") from error
-    out: dict[str, Any] = {}
-    with handle:
-        head = handle.read(6)
-        if head.startswith(b"\x93NUMPY"):
-            raise _file_error(path, "is a single .npy array, not a .npz archive")
-        if not head.startswith(b"PK"):
-            raise _file_error(path, "is not a .npz file (it does not start with the zip signature)")
-        handle.seek(0)
-        try:
-            with np.load(handle, allow_pickle=False) as data:
-                version = _scalar(data["format_version"]) if "format_version" in data.files else -1
-                if version != FORMAT_VERSION:
-                    raise _file_error(path, f"format_version={version}, this library reads {FORMAT_VERSION}")
-                keys = dict(_KEYS)
-                kind = data["weights_kind"] if "weights_kind" in data.files else None
-                if kind is not None and kind.ndim == 0 and str(kind) == "stored":
-                    keys.update(dict.fromkeys(_WEIGHT_KEYS, (1, ("float64",), "a 1-D float64 array")))
-                for key, (ndim, dtypes, stated) in keys.items():
-                    if key not in data.files:
-                        raise _file_error(path, f"lacks the key {key!r} of format version {FORMAT_VERSION}")
-                    array = data[key]
-                    dtype = "str" if array.dtype.kind == "U" else array.dtype.name
-                    if array.ndim != ndim or dtype not in dtypes:
-                        raise _file_error(path, f"{key} must be {stated}, found {array.dtype} with shape {array.shape}")
-                    out[key] = str(array) if dtype == "str" else (int(array) if ndim == 0 else array)
-        except InvalidArgumentError:
-            raise
-        except ValueError as error:
-            if "pickle" in str(error):
-                raise _file_error(path, "holds pickled (object) data, which is never loaded") from error
-            raise _file_error(path, f"is a corrupt .npz archive ({error})") from error
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
-            raise _file_error(path, f"is a corrupt .npz archive ({type(error).__name__}: {error})") from error
-    if out["weights_kind"] not in ("equal", "stored"):
-        raise _file_error(path, f"weights_kind={out['weights_kind']!r}, must be 'equal' or 'stored'")
-    for key in ("vocab_size", "num_groups"):
-        if out[key] < 1:
-            raise _file_error(path, f"{key}={out[key]}, must be >= 1")
-    return out
-
-
-def _scalar(array: npt.NDArray[Any]) -> int | str:
-    """A 0-d integer array as an int; anything else described, for the version message."""
-    if array.ndim == 0 and array.dtype.kind in "iu":
-        return int(array)
-    return f"{array.dtype} array of shape {array.shape}"
-
-
-def canonical_json(params: Mapping[str, Any]) -> str:
-    """Sorted, compact JSON; tuples become lists so a saved file compares equal."""
-    return json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
+            raise file_error(path, f"{error.name}: {error.rule}") from error

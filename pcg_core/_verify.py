@@ -30,8 +30,9 @@ import torch
 
 from pcg_core._coarse import chunk_rows, coarse_rows, paired_group_masses, sample_in_groups
 from pcg_core._groups import Groups
+from pcg_core._inputs import check_groups, check_verify_inputs
+from pcg_core._rules import check_bool, check_choice, check_int
 from pcg_core._sampling import RowTable, pick_groups, uniforms
-from pcg_core.validation import check_bool, check_choice, check_groups, check_int, check_verify_inputs
 
 __all__ = ["DEFAULT_MAX_THINNING_TRIALS", "VerifyResult", "assemble_block", "verify"]
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pcg_core._lazy import lazy_attributes
+from pcg_core.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from pcg_core.errors import (

@@ -30,7 +30,7 @@ from pcg_verify.laws._common import (
 from pcg_verify.laws._joint import JointLaw, joint_from_layout
 
 if TYPE_CHECKING:
-    from pcg_core._groups import Groups
+    from pcg_core import Groups
 
 __all__ = ["BlockLaw", "ThinningLaw", "block_law", "thinning_trials_law"]
 

@@ -17,7 +17,7 @@ from pcg_core.errors import InvalidArgumentError
 from pcg_core.validation import SUM_TOLERANCE, check_groups, check_probs, check_real
 
 if TYPE_CHECKING:
-    from pcg_core._groups import Groups
+    from pcg_core import Groups
 
 __all__ = [
     "DEFAULT_SUM_TOLERANCE",

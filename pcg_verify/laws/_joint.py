@@ -31,7 +31,7 @@ from pcg_verify.laws._common import (
 )
 
 if TYPE_CHECKING:
-    from pcg_core._groups import Groups
+    from pcg_core import Groups
 
 __all__ = [
     "JointLaw",

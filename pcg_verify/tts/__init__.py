@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pcg_core._lazy import lazy_attributes
+from pcg_core.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from pcg_verify.tts._asr import FasterWhisperASR, Transcriber, TransformersASR

@@ -7,10 +7,19 @@ changed (:func:`tampered`), so only the check under test can catch them;
 Cache paths are checked before any building (the build is replaced by a
 function that fails the test), and the memory guard is triggered with small
 vocabularies and a small ``max_pairs_bytes``.
+
+Issue 20, item 8: files that claim more than they hold (a zip bomb, a lying
+``.npy`` header, a member beyond the file, deep or long ``params_json``) are
+refused before anything is inflated; one test measures the peak memory of a
+bomb's refusal in a fresh process.
 """
 
 from __future__ import annotations
 
+import io
+import subprocess
+import sys
+import textwrap
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +29,7 @@ import numpy as np
 import pytest
 import torch
 
+import pcg_core._builder_args as builder_args
 import pcg_core._builders as builders
 from pcg_core import (
     Groups,
@@ -133,6 +143,78 @@ def directory(tmp_path: Path) -> Path:
     return tmp_path / "d.npz"
 
 
+# ---------------------------------------------------------------------------- files that claim more than they hold
+def npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, array)
+    return buffer.getvalue()
+
+
+def npy_header(descr: str, shape: tuple[int, ...]) -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+def rezipped(member: str, content: Callable[[np.ndarray], bytes]) -> Maker:
+    """A maker: a valid file's members zipped again (stored), one member's bytes replaced by ``content(array)``."""
+
+    def make(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Call:
+        path, arrays = saved_arrays(tmp_path)
+        with zipfile.ZipFile(path, "w") as archive:
+            for key, array in arrays.items():
+                archive.writestr(f"{key}.npy", content(array) if key == member else npy_bytes(array))
+        return lambda: Groups.load(path)
+
+    return make
+
+
+def write_bomb(path: Path, arrays: dict[str, np.ndarray], inflated_mib: int) -> Path:
+    """A valid file's members, but group_members is ``inflated_mib`` MiB of zeros deflated (~230:1 at level 1)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for key, array in arrays.items():
+            if key != "group_members":
+                archive.writestr(f"{key}.npy", npy_bytes(array))
+        with archive.open("group_members.npy", "w", force_zip64=True) as member:
+            member.write(npy_header("<i4", ((inflated_mib << 20) // 4,)))
+            zeros = bytes(1 << 20)
+            for _ in range(inflated_mib):
+                member.write(zeros)
+    return path
+
+
+def zip_bomb(inflated_mib: int) -> Maker:
+    def make(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Call:
+        path, arrays = saved_arrays(tmp_path)
+        return lambda: Groups.load(write_bomb(path, arrays, inflated_mib))
+
+    return make
+
+
+def oversized_member(valid: Path) -> bytes:
+    """The zip's directory says group_ptr's stored bytes run 1 GB past the end of the file."""
+    data = bytearray(valid.read_bytes())
+    entry = data.rindex(b"PK\x01\x02", 0, data.rindex(b"group_ptr.npy"))  # its central directory entry
+    data[entry + 20 : entry + 24] = (10**9).to_bytes(4, "little")  # compressed size
+    data[entry + 24 : entry + 28] = (10**9).to_bytes(4, "little")  # uncompressed size (stored: the same)
+    return bytes(data)
+
+
+def equal_weights_unvalidated(change: Callable[[dict[str, np.ndarray]], None]) -> Maker:
+    """A maker: an equal-weights file with ``change`` applied, loaded with ``validate=False``."""
+
+    def make(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Call:
+        ptr = np.cumsum([0] + [len(m) for m in MEMBERS])
+        path = Groups.from_memberships(VOCAB, ptr, [t for m in MEMBERS for t in m]).save(tmp_path / "g.npz")
+        with np.load(path) as data:
+            arrays = {key: data[key] for key in data.files}
+        change(arrays)
+        np.savez(path, **arrays)
+        return lambda: Groups.load(path, validate=False)
+
+    return make
+
+
 # ---------------------------------------------------------------------------- caches and builders
 EMB = torch.from_numpy(np.random.default_rng(0).standard_normal((12, 3)))
 BIG = torch.from_numpy(np.random.default_rng(1).standard_normal((200, 3)))
@@ -166,7 +248,7 @@ def unwritable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Call:
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(builders.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(builder_args.tempfile, "mkstemp", refuse)
     return lambda: groups_from_threshold(EMB, 0.5, cache=tmp_path / "sub" / "g.npz")
 
 
@@ -256,6 +338,36 @@ BAD: list[tuple[str, Maker, type[Exception], str]] = [
     ("no such file", load_at(lambda tmp: tmp / "missing.npz"), InvalidArgumentError,
      "cannot be read (FileNotFoundError"),
     ("a directory", load_at(directory), InvalidArgumentError, "cannot be read (IsADirectoryError"),
+    # issue 20, item 8: nothing is inflated or allocated before it is known to fit
+    ("zip bomb", zip_bomb(8), InvalidArgumentError,  # 8 MiB from ~36 KB
+     "group_members.npy would inflate "),
+    ("zip bomb: the limit is stated", zip_bomb(8), InvalidArgumentError,
+     "a member may inflate at most 100× (or to 1 MiB), so this is refused unread"),
+    ("header declares more than the member holds",
+     rezipped("group_ptr", lambda a: npy_header("<i8", (10**11,)) + a.tobytes()), InvalidArgumentError,
+     "group_ptr.npy declares int64 of shape (100000000000,), 800,000,000,000 bytes, but holds 48 bytes of data"),
+    ("header declares less than the member holds",
+     rezipped("token_ptr", lambda a: npy_header("<i8", (2,)) + a.tobytes()), InvalidArgumentError,
+     "token_ptr.npy declares int64 of shape (2,), 16 bytes, but holds 56 bytes of data"),
+    ("header declares a negative shape", rezipped("group_ptr", lambda a: npy_header("<i8", (-1,)) + a.tobytes()),
+     InvalidArgumentError, "is a corrupt .npz archive (group_ptr.npy declares shape (-1,))"),
+    ("member beyond the end of the file", file_bytes(oversized_member), InvalidArgumentError,
+     "is a corrupt .npz archive (group_ptr.npy claims 1,000,000,000 bytes at offset"),
+    ("member is no .npy array", rezipped("group_ptr", lambda a: b"not an array at all"), InvalidArgumentError,
+     "is a corrupt .npz archive (group_ptr.npy: the magic string is not correct"),
+    ("params_json nested too deep", tampered(replacing("params_json", np.str_("[" * 100 + "]" * 100))),
+     InvalidArgumentError, "params_json nests arrays or objects 100 deep; at most 32 levels are parsed"),
+    ("params_json nested 10,000 deep",
+     tampered(replacing("params_json", np.str_('{"a":' * 10_000 + "1" + "}" * 10_000))), InvalidArgumentError,
+     "params_json nests arrays or objects 10,000 deep"),
+    ("params_json too long", tampered(replacing("params_json", np.str_("{" + " " * 70_000 + "}"))),
+     InvalidArgumentError, "params_json is a string of 70,002 characters; at most 65,536 are read"),
+    ("offsets past nnz, equal weights, validate=False",
+     equal_weights_unvalidated(setting("token_ptr", -1, 10**12)), InvalidArgumentError,
+     "token_ptr: must be non-decreasing offsets from 0 to nnz=11"),
+    ("id out of range, equal weights, validate=False",
+     equal_weights_unvalidated(setting("group_members", 0, 60_000)), InvalidArgumentError,
+     "group_members: ids must lie in [0, 6)"),
     ("tampered cache hit", tampered_cache_hit, InvalidArgumentError,
      "members of group 0 must be distinct and ascending"),
     # item 8: a cache that cannot be written is refused before building
@@ -316,6 +428,64 @@ def test_validate_false_trusts_the_file(tmp_path: Path) -> None:
     assert float(trusted.token_weights[8]) == pytest.approx(0.5)
     with pytest.raises(InvalidArgumentError, match="lacks the key"):  # the O(1) checks still run
         tampered(dropping("group_ptr"))(tmp_path, pytest.MonkeyPatch())()
+
+
+def test_brackets_inside_json_strings_do_not_count(tmp_path: Path) -> None:
+    text = '{"a":"' + "[{" * 100 + '\\"","b":[[1]]}'  # depth 2; the string holds brackets and an escaped quote
+    tampered(replacing("params_json", np.str_(text)))(tmp_path, pytest.MonkeyPatch())
+    assert Groups.load(tmp_path / "g.npz").params == {"a": "[{" * 100 + '"', "b": [[1]]}
+
+
+def test_big_endian_file_loads_as_the_same_structure(tmp_path: Path) -> None:
+    """Byte order is stated in each .npy header: a file from a big-endian machine is swapped, not refused."""
+    path, arrays = saved_arrays(tmp_path)
+    swapped = {key: array.astype(array.dtype.newbyteorder(">")) for key, array in arrays.items()}
+    assert all(array.dtype.byteorder == ">" for array in swapped.values() if array.dtype.itemsize > 1)
+    np.savez(path, **swapped)
+    loaded, good = Groups.load(path), good_groups()
+    for name in ("group_ptr", "group_members", "group_weights", "token_ptr", "token_groups", "token_weights"):
+        assert torch.equal(getattr(loaded, name), getattr(good, name)), name
+    assert (loaded.weights_kind, loaded.params) == (good.weights_kind, good.params)
+
+
+def test_compressed_file_within_the_limits_loads(tmp_path: Path) -> None:
+    """Groups.save writes stored members, but a file compressed by other means still loads."""
+    path, arrays = saved_arrays(tmp_path)
+    np.savez_compressed(path, **arrays)
+    with zipfile.ZipFile(path) as archive:
+        assert {info.compress_type for info in archive.infolist()} == {zipfile.ZIP_DEFLATED}
+    assert torch.equal(Groups.load(path).token_weights, good_groups().token_weights)
+
+
+#: Inflated size of the bomb of the memory test, and the most its refusal may add to the peak RSS.
+BOMB_MIB, BOMB_RSS_MIB = 128, 32
+
+
+def test_zip_bomb_is_refused_before_it_is_inflated(tmp_path: Path) -> None:
+    """A fresh process loads a 128 MiB bomb (a file of ~0.6 MB); its peak RSS may not grow by 32 MiB.
+
+    Before the reader checked the zip's directory, the member was inflated
+    whole before its size was compared with anything: the peak grew by the
+    inflated size (2.3 GB and 35 s for a 2.2 MB file on a 2-core machine).
+    """
+    path, arrays = saved_arrays(tmp_path)
+    write_bomb(path, arrays, BOMB_MIB)
+    code = textwrap.dedent("""
+        import resource, sys
+        from pcg_core import Groups, InvalidArgumentError
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        try:
+            Groups.load(sys.argv[1])
+        except InvalidArgumentError as error:
+            print(error)
+        print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)  # KiB -> MiB on Linux
+    """)
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True,
+                          timeout=120)
+    message, grown = done.stdout.splitlines()
+    assert "group_members.npy would inflate" in message, message
+    assert f"to {(BOMB_MIB << 20) + 128:,} " in message, message  # the .npy header is 128 bytes
+    assert int(grown) < BOMB_RSS_MIB, f"peak RSS grew by {grown} MiB"
 
 
 def test_cache_folder_is_created(tmp_path: Path) -> None:

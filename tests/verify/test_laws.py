@@ -23,7 +23,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pcg_core._groups import Groups
+from pcg_core import Groups
 from pcg_core.errors import InvalidArgumentError, InvalidTypeError
 from pcg_core.validation import SUM_TOLERANCE
 from pcg_verify import laws

@@ -4,6 +4,14 @@ A façade maps each public name to the module that defines it; the name is
 imported on first access and then kept in the package's namespace, so later
 look-ups skip ``__getattr__``. Standard library only: importing a façade must
 stay cheap.
+
+Public, because every package of the project (``pcg_verify`` and its
+subpackages too) builds its façade with it::
+
+    __getattr__, __dir__ = lazy_attributes(__name__, _MODULE_OF, __all__)
+
+Import-graph checks (``tests/import_graph.py``) read the module names of a
+façade's ``_MODULE_OF`` as the package's imports of them.
 """
 
 from __future__ import annotations
