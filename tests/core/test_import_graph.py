@@ -20,7 +20,7 @@ import pcg_core
 ROOT = Path(__file__).resolve().parents[2]
 
 #: Each entry is checked as one graph (cycles may run across the packages of an entry).
-PACKAGE_SETS: list[tuple[str, ...]] = [("pcg_core",)]
+PACKAGE_SETS: list[tuple[str, ...]] = [("pcg_core",), ("pcg_core", "pcg_verify")]
 
 
 @pytest.mark.parametrize("names", PACKAGE_SETS, ids=["+".join(names) for names in PACKAGE_SETS])
