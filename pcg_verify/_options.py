@@ -14,11 +14,15 @@ from typing import Any
 
 from pcg_core.errors import InvalidArgumentError, InvalidTypeError
 
-__all__ = ["BUDGET_NAMES", "DEFAULT_CALL_TIMEOUT", "GATE_OPTIONS", "MIN_CALL_TIMEOUT", "REFERENCE_PORT", "Option",
-           "check_gate_options", "check_port_spec", "check_seconds", "check_threads", "gate_kwargs", "max_threads"]
+__all__ = ["BUDGET_NAMES", "DEFAULT_CALL_TIMEOUT", "FAMILY_NAMES", "GATE_OPTIONS", "MIN_CALL_TIMEOUT", "REFERENCE_PORT",
+           "Option", "check_gate_options", "check_port_spec", "check_seconds", "check_threads", "gate_kwargs",
+           "max_threads"]
 
 #: The names of :data:`pcg_verify.budgets.BUDGETS` (a test keeps the two equal).
 BUDGET_NAMES = ("quick", "standard", "thorough")
+#: The names of the family cases, :data:`pcg_verify.cases._families.FAMILIES` (a test keeps the two equal),
+#: so that a budget names them without importing torch.
+FAMILY_NAMES = ("llasa", "codec", "unaligned", "single_row")
 #: Import path of the default port: pcg_core's reference sampler.
 REFERENCE_PORT = "pcg_verify.ports:reference_port"
 #: Seconds one port call may take in a worker or a port process (the gate's calls take milliseconds to seconds).

@@ -40,6 +40,7 @@ from typing import Any
 
 from pcg_core.errors import InvalidArgumentError
 from pcg_core.validation import check_int, check_real
+from pcg_verify._options import FAMILY_NAMES
 
 __all__ = ["BUDGETS", "PROCEDURE", "Budget", "Procedure"]
 
@@ -177,15 +178,13 @@ class Budget:
     family_samples_per_row: int = 1000
 
     def __post_init__(self) -> None:
-        from pcg_verify.cases._families import FAMILIES  # torch-heavy; budgets itself stays light
-
         if isinstance(self.families, str) or not all(isinstance(f, str) for f in self.families):
             raise InvalidArgumentError("families", self.families, "must be a tuple of family names",
-                                       f"choose from {sorted(FAMILIES)}")
-        unknown = [f for f in self.families if f not in FAMILIES]
+                                       f"choose from {sorted(FAMILY_NAMES)}")
+        unknown = [f for f in self.families if f not in FAMILY_NAMES]
         if unknown:
             raise InvalidArgumentError("families", self.families, f"names unknown families {unknown}",
-                                       f"choose from {sorted(FAMILIES)}")
+                                       f"choose from {sorted(FAMILY_NAMES)}")
         check_int("family_samples_per_row", self.family_samples_per_row, minimum=1)
         drawn = 1 if self.unaligned_vocab is not None else 0
         check_int("cases", self.cases, minimum=max(1, len(self.families) + drawn))

@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from pcg_verify import BUDGETS, Category, run_gate
-from pcg_verify._options import BUDGET_NAMES
+from pcg_verify._options import BUDGET_NAMES, FAMILY_NAMES
 
 BUG = "pcg_verify.planted:dense.shared_uniform"
 
@@ -39,6 +39,12 @@ def test_importing_the_plugin_is_cheap() -> None:
 
 def test_the_budget_choices_are_the_budgets() -> None:
     assert BUDGET_NAMES == tuple(BUDGETS)
+
+
+def test_the_family_names_budgets_check_are_the_families() -> None:
+    from pcg_verify.cases._families import FAMILIES
+
+    assert FAMILY_NAMES == tuple(FAMILIES)
 
 
 def test_options_are_registered(pytester: pytest.Pytester) -> None:

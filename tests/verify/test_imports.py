@@ -72,6 +72,10 @@ def test_running_the_gate_loads_no_hypothesis() -> None:
     assert not _loaded(modules, "pcg_verify.cases.strategies")
 
 
+def test_the_budgets_load_no_torch() -> None:
+    assert not _loaded(_modules_after("import pcg_verify.budgets"), "torch")
+
+
 def test_the_command_line_help_loads_neither_torch_nor_numpy() -> None:
     """``python -X importtime -m pcg_verify --help``: the parser is built from argparse and the option table."""
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "pcg_verify", "--help"], capture_output=True,
