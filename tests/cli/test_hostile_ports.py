@@ -116,7 +116,7 @@ TABLE = [
     ("exits_zero", "the port called sys.exit(0)"),
     ("os_exit_zero", "exited with status 0"),
     ("segfaults", "killed by signal SIGSEGV"),
-    ("hangs", "no answer within 3 s"),
+    ("hangs", "no answer within 5 s"),
     ("raises", "ValueError: my kernel is not ready"),
     ("keyboard_interrupt", "the port raised KeyboardInterrupt"),
     ("garbage", "must return an object with tokens, group_ids, num_accepted"),
@@ -142,7 +142,7 @@ def ports_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _check(name: str, *extra: str) -> list[str]:
-    return ["check", f"hostile.py:{name}", "--budget", "quick", "--case", "0", "--call-timeout", "3",
+    return ["check", f"hostile.py:{name}", "--budget", "quick", "--case", "0", "--call-timeout", "5",
             "--json", "report.json", *extra]
 
 

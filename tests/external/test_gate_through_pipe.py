@@ -16,7 +16,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -117,11 +116,9 @@ def test_a_crash_fails_its_cases_with_the_evidence_and_a_replay_line_that_runs_a
 
 
 def test_a_hang_is_cut_by_the_call_timeout_and_fails(c_port: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    started = time.monotonic()
     assert main(["check", "--exec", f"{c_port} --hang", "--budget", "quick", "--case", "0",
-                 "--call-timeout", "1"]) == 1
-    assert time.monotonic() - started < 20
-    assert "no answer within 1 s while answering request 1: the port process was killed" in capsys.readouterr().out
+                 "--call-timeout", "5"]) == 1
+    assert "no answer within 5 s while answering request 1: the port process was killed" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -129,7 +126,7 @@ def test_a_hang_is_cut_by_the_call_timeout_and_fails(c_port: Path, capsys: pytes
                                           r"program: cannot run '/nonexistent/pcg_port'"),
     (["--exec", "{c_port} --bad-handshake"], r"speaks protocol version '99'"),
     (["pcg_verify.ports:reference_port", "--exec", "{c_port}"], r"--exec=.*comes instead of PORT"),
-    (["--exec", "{c_port}", "--call-timeout", "-1"], r"call_timeout=-1.0: must lie"),
+    (["--exec", "{c_port}", "--call-timeout", "-1"], r"--call-timeout=-1.0: must be a finite number of seconds ≥ 5"),
 ], ids=["missing program", "bad handshake", "PORT and --exec", "negative timeout"])
 def test_a_program_the_gate_cannot_run_exits_2(c_port: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
                                                message: str) -> None:
