@@ -5,8 +5,9 @@ Math follows the paper: q is the target, p the draft. Modules:
 rule with its error rates), ``report`` (verdicts and the JSON report),
 ``ports`` (the port contract and loading), ``laws`` (exact laws), ``stats``
 (calibrated tests with sizing companions), ``cases`` (the seeded case
-factory), ``strategies`` (Hypothesis strategies over it), ``planted``
-(wrong ports the gate must catch) and ``cli`` (``pcg-verify``).
+factory), ``strategies`` (Hypothesis strategies over it), ``bugs``
+(the catalogue of wrong ports the gate must catch, and the valid variants it
+must pass) and ``cli`` (``pcg-verify``).
 
 This façade is lazy: ``import pcg_verify`` loads nothing heavy, and each name
 below is imported on first use.

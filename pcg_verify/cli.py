@@ -166,7 +166,7 @@ def _add_e2e(commands: Any) -> None:
 
 
 def _list() -> str:
-    from pcg_verify.planted import PLANTED_BUGS
+    from pcg_verify.bugs import CATALOGUE, EQUIVALENTS
 
     rate = PROCEDURE.family_false_positive_rate
     lines = ["budgets (power ≥ 1 − false_negative_rate to detect the TV at every position-0 label test; "
@@ -175,8 +175,11 @@ def _list() -> str:
     for b in BUDGETS.values():
         lines.append(f"  {b.name:<9} {b.cases:>5} {b.discrepancy:>6g} {1 - b.false_negative_rate:>6g} "
                      f"{b.max_vocab:>5} {b.max_gamma:>4} {b.max_batch:>4}  {b.unaligned_vocab or '-'}")
-    lines.append("planted bugs (pcg-verify check pcg_verify.planted:dense.NAME; each must fail in its category):")
-    lines += [f"  {bug.name:<26} {bug.caught_by:<12} {bug.description}" for bug in PLANTED_BUGS.values()]
+    lines.append("bugs (pcg-verify check pcg_verify.bugs:mutants.NAME; each must fail in one of the categories "
+                 "listed last; pcg-verify bugs scores them all):")
+    lines += [f"  {m.name:<32} {m.bug_class:<52} {', '.join(map(str, m.expected))}" for m in CATALOGUE.values()]
+    lines.append("equivalents (pcg-verify check pcg_verify.bugs:equivalents.NAME; each must pass):")
+    lines += [f"  {m.name:<32} {m.bug_class}" for m in EQUIVALENTS.values()]
     return "\n".join(lines)
 
 
