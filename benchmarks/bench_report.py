@@ -24,7 +24,7 @@ import torch
 from pcg_verify import run_gate
 from pcg_verify.reliability import gate_results, load_results, render_html, write_report
 
-PORTS = ("pcg_verify.ports:reference_port", "pcg_verify.planted:dense.shared_uniform")
+PORTS = ("pcg_verify.ports:reference_port", "pcg_verify.bugs:mutants.dense_shared_uniform")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,8 @@ rule with its error rates), ``report`` (verdicts and the JSON report),
 ``ports`` (the port contract, its transports and :func:`~pcg_verify.ports.open_port`),
 ``laws`` (exact laws), ``stats`` (calibrated tests with sizing companions),
 ``cases`` (the seeded case factory, the family cases and Hypothesis strategies
-over them), ``bugs`` (wrong ports the gate must catch) and ``cli`` (``pcg-verify``).
+over them), ``bugs`` (the catalogue of wrong ports the
+gate must catch, and the valid variants it must pass) and ``cli`` (``pcg-verify``).
 
 This façade is lazy: ``import pcg_verify`` loads nothing heavy, and each name
 below is imported on first use.

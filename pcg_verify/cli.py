@@ -75,7 +75,7 @@ examples:
   pcg-verify check --exec "./my_sampler --device cuda" # a program speaking the pcg-port protocol
   pcg-verify check exec:"./my_sampler --device cuda"   # the same, as a PORT spec
   pcg-verify check myengine.sd:rejection_sampler --singleton-groups   # plain speculative decoding
-  pcg-verify check pcg_verify.planted:dense.shared_uniform            # a planted bug: exits 1
+  pcg-verify check pcg_verify.bugs:mutants.dense_shared_uniform       # a planted bug: exits 1
   pcg-verify check PORT --budget standard --seed 0 --case 7           # replay one case (failures print this)
 
 exit codes: 0 pass, 1 the port is wrong, 2 the gate could not run, 3 the gate itself failed,
@@ -111,10 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
                                  description="Render the reliability report's page from its results.json alone "
                                              "(written by 'pcg-verify check ... --report DIR') and print its path.")
     report.add_argument("directory", metavar="DIR", help="a report directory holding results.json")
-    commands.add_parser("list", help="print the budgets and the planted bugs",
+    commands.add_parser("list", help="print the budgets and the bug catalogue",
                         description="Print each budget (cases, the TV each test detects, the family-wise "
-                                    "false-positive rate) and each planted bug with the category that must "
-                                    "catch it.")
+                                    "false-positive rate), each mutant of pcg_verify.bugs with its bug class and "
+                                    "the categories expected to kill it, and the equivalents the gate must pass.")
     bugs = commands.add_parser(
         "bugs", help="the mutation score: the gate on every planted mutant and equivalent (pcg_verify.bugs)",
         description="Run the gate on every mutant of pcg_verify.bugs.CATALOGUE (each must fail, in one of its "
@@ -167,7 +167,7 @@ def _add_e2e(commands: Any) -> None:
 
 def _list() -> str:
     from pcg_verify.budgets import BUDGETS, PROCEDURE
-    from pcg_verify.planted import PLANTED_BUGS
+    from pcg_verify.bugs import CATALOGUE, EQUIVALENTS
 
     rate = PROCEDURE.family_false_positive_rate
     lines = ["budgets (power ≥ 1 − false_negative_rate to detect the TV at every position-0 label test; "
@@ -176,8 +176,11 @@ def _list() -> str:
     for b in BUDGETS.values():
         lines.append(f"  {b.name:<9} {b.cases:>5} {b.discrepancy:>6g} {1 - b.false_negative_rate:>6g} "
                      f"{b.max_vocab:>5} {b.max_gamma:>4} {b.max_batch:>4}  {b.unaligned_vocab or '-'}")
-    lines.append("planted bugs (pcg-verify check pcg_verify.planted:dense.NAME; each must fail in its category):")
-    lines += [f"  {bug.name:<26} {bug.caught_by:<12} {bug.description}" for bug in PLANTED_BUGS.values()]
+    lines.append("bugs (pcg-verify check pcg_verify.bugs:mutants.NAME; each must fail in one of the categories "
+                 "listed last; pcg-verify bugs scores them all):")
+    lines += [f"  {m.name:<32} {m.bug_class:<52} {', '.join(map(str, m.expected))}" for m in CATALOGUE.values()]
+    lines.append("equivalents (pcg-verify check pcg_verify.bugs:equivalents.NAME; each must pass):")
+    lines += [f"  {m.name:<32} {m.bug_class}" for m in EQUIVALENTS.values()]
     return "\n".join(lines)
 
 

@@ -1,13 +1,16 @@
-"""The catalogue: mutants of the mutable reference, each one realistic mistake, and equivalent variants.
+"""The catalogue: mutants of the two bases, each one realistic mistake, and equivalent variants.
 
-Math follows the paper: q is the target, p the draft. Every entry is the
-sparse reference of :mod:`pcg_verify.bugs._reference` with one switch set.
-A :class:`Mutant` names the real bug class it stands for, says what it does
-and how the gate can see it, which categories are expected to kill it, and
-what the gate's cases must contain for that (``needs``: a mutant whose
-mistake only shows at scale survives a budget without such cases).
-Equivalent variants are different but valid implementations: the gate must
-pass them.
+Math follows the paper: q is the target, p the draft. Every entry is one of
+two independent implementations of PCG with one configuration: the sparse
+reference of :mod:`pcg_verify.bugs._reference` with its :class:`Switches`
+(entries named after the flaw), or the dense matrix-form port of
+:mod:`pcg_verify.bugs._dense` with its :class:`DenseSwitches` (entries named
+``dense_<bug>``). A :class:`Mutant` names the real bug class it stands for,
+says what it does and how the gate can see it, which categories are expected
+to kill it, and what the gate's cases must contain for that (``needs``: a
+mutant whose mistake only shows at scale survives a budget without such
+cases). Equivalent variants are different but valid implementations (the
+correct dense port among them): the gate must pass them.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import torch
 
 from pcg_core import Groups
 from pcg_core.errors import InvalidArgumentError, InvalidTypeError
+from pcg_verify.bugs._dense import DENSE_BUGS, DenseSwitches, dense_port
 from pcg_verify.bugs._reference import (
     DEGREE_CAP,
     FLAWS,
@@ -51,9 +55,11 @@ class Mutant:
     description : str
         What it does wrong, and how the gate can see it.
     expected : tuple of Category
-        The categories expected to kill it (empty for an equivalent).
-    switches : Switches
-        The reference's configuration.
+        The categories expected to kill it (empty for an equivalent); for the
+        dense port's mutants the first must fail over the standard budget.
+    switches : Switches or DenseSwitches
+        The configuration of its base: the sparse reference (:class:`Switches`)
+        or the dense port (:class:`DenseSwitches`); :attr:`base` names which.
     needs : str
         What the gate's cases must contain to see it ("" when any overlap, rejection or batch does).
     equivalent : bool
@@ -64,18 +70,27 @@ class Mutant:
     bug_class: str
     description: str
     expected: tuple[Category, ...]
-    switches: Switches
+    switches: Switches | DenseSwitches
     needs: str = ""
     equivalent: bool = False
 
+    @property
+    def base(self) -> str:
+        """The implementation it configures: ``"sparse"`` (the reference) or ``"dense"`` (the dense port)."""
+        return "dense" if isinstance(self.switches, DenseSwitches) else "sparse"
+
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "bug_class": self.bug_class, "description": self.description,
+        return {"name": self.name, "base": self.base, "bug_class": self.bug_class, "description": self.description,
                 "expected": [str(c) for c in self.expected], "needs": self.needs, "equivalent": self.equivalent}
 
 
 def _mutant(name: str, bug_class: str, description: str, expected: tuple[Category, ...], needs: str = "",
             **switches: Any) -> Mutant:
     return Mutant(name, bug_class, description, expected, Switches(flaw=name, **switches), needs)
+
+
+def _dense(bug: str, bug_class: str, description: str, expected: tuple[Category, ...], needs: str = "") -> Mutant:
+    return Mutant(f"dense_{bug}", bug_class, description, expected, DenseSwitches(bug), needs)
 
 
 _EXACT = "exact"  # residual mistakes live in the exact residual (thinning never samples a negative mass)
@@ -195,6 +210,35 @@ _MUTANTS = (
             "compares its copies after every call", (S,)),
 )
 
+#: The dense port's planted bugs. The first expected category is the one that must fail over the standard
+#: budget's drawn cases (tests/statistical/test_power.py asserts it); the others are those its sparse sibling
+#: declares, where the score's first failing case may see it first.
+_DENSE_MUTANTS = (
+    _dense("wrong_ratio_direction", "ratio inverted",
+           "accepts with min(1, P_c(K)/Q_c(K)) instead of Q_c/P_c", (G, C, A)),
+    _dense("token_mass_ratio", "token masses in the ratio",
+           "accepts with the token masses min(1, q(x)/p(x)) in the ratio", (G, C, A)),
+    _dense("uniform_group_pick", "label uniform instead of by w",
+           "draws K uniformly from S(x), ignoring the weights w[k, x]", (G, C), needs="uneven weights"),
+    _dense("residual_from_draft", "residual from p",
+           "draws the residual from [P_c − Q_c]_+ instead of [Q_c − P_c]_+", (G, C, S)),
+    _dense("unclamped_residual", "residual unclamped",
+           "samples the residual from Q_c − P_c without clamping at 0", (G, C)),
+    _dense("bonus_from_wrong_row", "bonus from the wrong row",
+           "draws the bonus token from q_γ instead of q_{γ+1}", (G, BO, C, S)),
+    _dense("shared_uniform", "one uniform reused (accept and residual)",
+           "reuses the acceptance uniform to draw the residual group", (G, C)),
+    _dense("batch_rows_mixed", "rows mixed",
+           "reads the target row of the next batch row: right for a row alone, so never batch invariance",
+           (G, C, A, BO, S), needs="B ≥ 2 with distinct rows"),
+    _dense("within_group_token_choice", "within-group token collapsed to the mode",
+           "on rejection emits the group's most likely target token instead of t ~ q(t | k)", (C,)),
+    _dense("global_rng", "global RNG instead of the generator",
+           "draws its uniforms from the global RNG instead of the generator", (D,)),
+    _dense("padding_zero", "padding with 0 instead of −1",
+           "pads after the block with 0 instead of -1", (S,)),
+)
+
 _EQUIVALENTS = (
     Mutant("exact_residual", "exact residual instead of thinning",
            "draws every residual label from the exact [Q_c − P_c]_+ over all groups (a sparse matvec)", (),
@@ -211,17 +255,22 @@ _EQUIVALENTS = (
     Mutant("batch_chunked", "rows verified in chunks",
            "verifies the batch 1,000 rows at a time with one generator: other draws, the same law", (),
            Switches(chunk_rows=1000), equivalent=True),
+    Mutant("dense_port", "an independent dense matrix-form port",
+           "the dense port without a bug: W [M, V] sparse, every coarse mass from one matrix product, the "
+           "residual drawn exactly, its own RNG stream", (), DenseSwitches(), equivalent=True),
 )
 
 #: Every mutant, by name: each must be killed by the gate in one of its expected categories.
-CATALOGUE: MappingProxyType[str, Mutant] = MappingProxyType({m.name: m for m in _MUTANTS})
+CATALOGUE: MappingProxyType[str, Mutant] = MappingProxyType({m.name: m for m in (*_MUTANTS, *_DENSE_MUTANTS)})
 #: Every equivalent variant, by name: each must pass the gate.
 EQUIVALENTS: MappingProxyType[str, Mutant] = MappingProxyType({m.name: m for m in _EQUIVALENTS})
-assert set(CATALOGUE) == set(FLAWS), "every flaw of the reference is in the catalogue, and nothing else"
+assert set(CATALOGUE) == {*FLAWS, *(f"dense_{bug}" for bug in DENSE_BUGS)}, \
+    "every flaw of the reference and every bug of the dense port is in the catalogue once, and nothing else"
+assert not set(CATALOGUE) & set(EQUIVALENTS), "a name is a mutant or an equivalent, never both"
 
 
 class MutantPort:
-    """A port (the port contract) running the reference with one entry's switches.
+    """A port (the port contract) running one entry's base with its switches.
 
     Each instance carries its own state, so the ``cache_by_*`` mutants start
     empty in every fresh port (:func:`mutant_port`).
@@ -229,7 +278,7 @@ class MutantPort:
 
     def __init__(self, entry: Mutant | None, qualname: str | None = None) -> None:
         self.entry = entry
-        self.switches = Switches() if entry is None else entry.switches
+        self.switches: Switches | DenseSwitches = Switches() if entry is None else entry.switches
         self.state: dict[str, Any] = {}
         self.__module__ = "pcg_verify.bugs"  # so that a replay line can name the namespace entry
         if qualname is not None:
@@ -237,6 +286,9 @@ class MutantPort:
 
     def __call__(self, draft_tokens: torch.Tensor, draft_probs: torch.Tensor, target_probs: torch.Tensor,
                  groups: Groups, *, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if isinstance(self.switches, DenseSwitches):
+            return dense_port(draft_tokens, draft_probs, target_probs, groups, generator=generator,
+                              bug=self.switches.bug)
         return reference_sampler(draft_tokens, draft_probs, target_probs, groups, generator=generator,
                                  switches=self.switches, state=self.state)
 

@@ -122,7 +122,8 @@ class MutationScore:
 
     def table(self) -> str:
         """One line per row: name, bug class, killed?, by which categories, p-value, samples, time."""
-        header = (f"{'mutant':<30} {'bug class':<44} {'killed':<6} {'by (category)':<34} {'p-value':>9} "
+        width = max(len("mutant"), *(len(r.name) for r in self.rows))  # the names stay one column
+        header = (f"{'mutant':<{width}} {'bug class':<44} {'killed':<6} {'by (category)':<34} {'p-value':>9} "
                   f"{'samples':>9} {'s':>6}")
         lines = [f"pcg-verify bugs: budget {self.budget}, seed {self.seed}", header, "-" * len(header)]
         for kind, rows in (("mutants", self.mutants), ("equivalents (must pass)", self.equivalents)):
@@ -135,7 +136,7 @@ class MutationScore:
                     "passed" if r.kind == "equivalent" or not r.killed else "not in a declared category")
                 pvalue = "-" if math.isnan(r.smallest_pvalue) else f"{r.smallest_pvalue:.2g}"
                 by = ", ".join(r.categories) or "-"
-                lines.append(f"{r.name:<30} {r.bug_class[:44]:<44} {mark:<6} {by[:34]:<34} {pvalue:>9} "
+                lines.append(f"{r.name:<{width}} {r.bug_class[:44]:<44} {mark:<6} {by[:34]:<34} {pvalue:>9} "
                              f"{r.samples:>9} {r.elapsed_seconds:>6.1f}{flag}")
         killed = sum(r.killed for r in self.mutants)
         kept = sum(not r.killed for r in self.equivalents)
@@ -266,10 +267,12 @@ def mutation_score(
 
 def catalogue_table() -> str:
     """The catalogue without running anything: name, bug class, expected categories, what the cases need."""
-    lines = [f"{'name':<30} {'bug class':<52} {'expected categories':<56} needs"]
-    for entry in (*CATALOGUE.values(), *EQUIVALENTS.values()):
+    entries = (*CATALOGUE.values(), *EQUIVALENTS.values())
+    width = max(len(entry.name) for entry in entries)
+    lines = [f"{'name':<{width}} {'bug class':<52} {'expected categories':<56} needs"]
+    for entry in entries:
         expected = ", ".join(map(str, entry.expected)) or "(equivalent: must pass)"
-        lines.append(f"{entry.name:<30} {entry.bug_class[:52]:<52} {expected:<56} {entry.needs or '-'}")
+        lines.append(f"{entry.name:<{width}} {entry.bug_class[:52]:<52} {expected:<56} {entry.needs or '-'}")
     return "\n".join(lines)
 
 

@@ -41,15 +41,11 @@ from pcg_verify.e2e._sampling import SamplingConfig
 if TYPE_CHECKING:
     from pcg_core import Groups
 
-__all__ = ["BUGS", "METHODS", "REFERENCES", "DecodeStats", "Generation", "generate"]
+__all__ = ["METHODS", "REFERENCES", "DecodeStats", "Generation", "generate"]
 
 METHODS = ("ar", "sd", "ssd", "pcg")
 #: Where the monitors' q comes from: the loop's own target rows, or a fresh no-cache pass (the audit mode).
 REFERENCES = ("decoder", "recompute")
-#: Planted wiring bugs (tests only, through :func:`_generate`): see docs/e2e.md.
-BUGS = ("draft_temperature", "top_k_one_side", "target_cache")
-#: Bug "draft_temperature": the draft samples at this multiple of the configured temperature.
-BUG_TEMPERATURE_FACTOR = 2.0
 #: Temperature 1, no top-k, no top-p.
 DEFAULT_SAMPLING = SamplingConfig()
 
@@ -202,10 +198,28 @@ def generate(target: Any, draft: Any, input_ids: torch.Tensor, *, attention_mask
     -------
     Generation
     """
-    return _generate(target, draft, input_ids, attention_mask=attention_mask, method=method, groups=groups,
-                     gamma=gamma, beta=beta, sampling=sampling, max_new_tokens=max_new_tokens,
-                     eos_token_id=eos_token_id, generator=generator, monitor=monitor, reference=reference,
-                     bugs=frozenset())
+    method = check_choice("method", method, METHODS)
+    reference = check_choice("reference", reference, REFERENCES)
+    gamma = check_int("gamma", gamma, minimum=1)
+    beta = check_ssd_tolerance(beta, "beta")
+    max_new_tokens = check_int("max_new_tokens", max_new_tokens, minimum=1)
+    if not isinstance(sampling, SamplingConfig):
+        raise InvalidTypeError("sampling", sampling, "must be a SamplingConfig")
+    if not isinstance(generator, torch.Generator):
+        raise InvalidTypeError("generator", generator, "must be a torch.Generator")
+    if monitor is not None and not isinstance(monitor, Monitor):
+        raise InvalidTypeError("monitor", monitor, "must be a pcg_verify.e2e.Monitor or None")
+    if method == "pcg" and groups is None:
+        raise InvalidArgumentError("groups", None, "is required for method='pcg'",
+                                   "build them with groups_from_model or groups_for_layout")
+    _check_model("target", target)
+    if method != "ar":
+        _check_model("draft", draft)
+    mask = _check_prompts(input_ids, attention_mask)
+    eos = _eos_set(eos_token_id)
+    loop = _Loop(target, None if method == "ar" else draft, input_ids, mask, method, groups, gamma, beta, sampling,
+                 max_new_tokens, eos, generator, monitor, reference)
+    return loop.run()
 
 
 def _check_model(name: str, model: Any) -> None:
@@ -241,50 +255,17 @@ def _eos_set(eos_token_id: Any) -> frozenset[int]:
     return frozenset(check_int("eos_token_id", v, minimum=0) for v in values)
 
 
-def _generate(target: Any, draft: Any, input_ids: torch.Tensor, *, attention_mask: torch.Tensor | None,
-              method: str, groups: Groups | None, gamma: int, beta: float, sampling: SamplingConfig,
-              max_new_tokens: int, eos_token_id: int | Sequence[int] | None, generator: torch.Generator,
-              monitor: Monitor | None, reference: str, bugs: frozenset[str]) -> Generation:
-    """:func:`generate` with planted wiring ``bugs`` (a subset of :data:`BUGS`; tests only)."""
-    method = check_choice("method", method, METHODS)
-    reference = check_choice("reference", reference, REFERENCES)
-    gamma = check_int("gamma", gamma, minimum=1)
-    beta = check_ssd_tolerance(beta, "beta")
-    max_new_tokens = check_int("max_new_tokens", max_new_tokens, minimum=1)
-    if not isinstance(sampling, SamplingConfig):
-        raise InvalidTypeError("sampling", sampling, "must be a SamplingConfig")
-    if not isinstance(generator, torch.Generator):
-        raise InvalidTypeError("generator", generator, "must be a torch.Generator")
-    if monitor is not None and not isinstance(monitor, Monitor):
-        raise InvalidTypeError("monitor", monitor, "must be a pcg_verify.e2e.Monitor or None")
-    if method == "pcg" and groups is None:
-        raise InvalidArgumentError("groups", None, "is required for method='pcg'",
-                                   "build them with groups_from_model or groups_for_layout")
-    unknown = sorted(set(bugs) - set(BUGS))
-    if unknown:
-        raise InvalidArgumentError("bugs", unknown, f"must be a subset of {list(BUGS)}")
-    _check_model("target", target)
-    if method != "ar":
-        _check_model("draft", draft)
-    mask = _check_prompts(input_ids, attention_mask)
-    eos = _eos_set(eos_token_id)
-    loop = _Loop(target, None if method == "ar" else draft, input_ids, mask, method, groups, gamma, beta, sampling,
-                 max_new_tokens, eos, generator, monitor, reference, bugs)
-    return loop.run()
-
-
 class _Loop:
     """The state of one :func:`generate` call (rows still decoding, caches, counters)."""
 
     def __init__(self, target: Any, draft: Any, input_ids: torch.Tensor, mask: torch.Tensor, method: str,
                  groups: Groups | None, gamma: int, beta: float, sampling: SamplingConfig, max_new_tokens: int,
-                 eos: frozenset[int], generator: torch.Generator, monitor: Monitor | None, reference: str,
-                 bugs: frozenset[str]) -> None:
+                 eos: frozenset[int], generator: torch.Generator, monitor: Monitor | None, reference: str) -> None:
         batch = input_ids.shape[0]
         self.device = input_ids.device
         self.method, self.groups, self.gamma, self.beta = method, groups, gamma, beta
         self.sampling, self.limit, self.eos, self.generator = sampling, max_new_tokens, eos, generator
-        self.monitor, self.reference, self.bugs = monitor, reference, bugs
+        self.monitor, self.reference = monitor, reference
         self.target_model = target
         self.target = _CachedModel(target, batch, self.device)
         self.draft = None if draft is None else _CachedModel(draft, batch, self.device)
@@ -349,11 +330,7 @@ class _Loop:
         self.counts["blocks"] += rows
         self.counts["drafted"] += rows * gamma
         self.counts["accepted"] += int(accepted.sum())
-        slots = torch.arange(gamma + 1, device=self.device)[None, :]
-        if "target_cache" not in self.bugs:  # the target keeps [last token, x_1..x_A]
-            self.target.keep_last(slots <= accepted[:, None])
-        # The draft's cache holds x_1..x_{γ-1} of this block: keep x_1..x_A.
-        self.draft.keep_last(slots[:, 1:gamma] <= accepted[:, None])
+        self._roll_back(accepted)
         final = out.tokens.gather(1, accepted[:, None])[:, 0]  # the residual or bonus token   [B']
         full = accepted == gamma  # x_γ never went through the draft: it goes in with the final token
         if bool(full.any()):
@@ -369,16 +346,22 @@ class _Loop:
         self.pending = final
         self._finish(outcome)
 
+    def _roll_back(self, accepted: torch.Tensor) -> None:
+        """Step 4: each model's cache keeps what each row kept of this block (A = ``accepted`` [B'])."""
+        assert self.draft is not None
+        slots = torch.arange(self.gamma + 1, device=self.device)[None, :]
+        self.target.keep_last(slots <= accepted[:, None])  # the target keeps [last token, x_1..x_A]
+        # The draft's cache holds x_1..x_{γ-1} of this block: keep x_1..x_A.
+        self.draft.keep_last(slots[:, 1:self.gamma] <= accepted[:, None])
+
+    def _draft_laws(self) -> tuple[SamplingConfig, SamplingConfig]:
+        """(the law the draft samples from, the law of the p handed to acceptance): both the configured one."""
+        return self.sampling, self.sampling
+
     def _draft(self, rows: int) -> tuple[torch.Tensor, torch.Tensor]:
         """γ tokens from the draft, x_i ~ p_i; returns drafts [B', γ] and the p handed to acceptance [B', γ, V]."""
         assert self.draft is not None
-        handed = self.sampling
-        law = self.sampling
-        if "draft_temperature" in self.bugs:
-            law = SamplingConfig(self.sampling.temperature * BUG_TEMPERATURE_FACTOR, self.sampling.top_k,
-                                 self.sampling.top_p)
-        if "top_k_one_side" in self.bugs:
-            handed = SamplingConfig(self.sampling.temperature, None, self.sampling.top_p)
+        law, handed = self._draft_laws()
         tokens, valid = self.draft_pending, self.draft_valid
         drafts, probs = [], []
         for _ in range(self.gamma):

@@ -34,7 +34,7 @@ def test_reference_passes_and_writes_a_report(tmp_path: Path, capsys: pytest.Cap
 
 
 def test_a_planted_bug_fails_with_a_replayable_case(capsys: pytest.CaptureFixture[str]) -> None:
-    port = "pcg_verify.planted:dense.residual_from_draft"
+    port = "pcg_verify.bugs:mutants.dense_residual_from_draft"
     assert main(["check", port, "--budget", "quick", "--seed", "3"]) == 1
     out = capsys.readouterr().out
     assert out.startswith("pcg-verify: FAIL")
@@ -89,9 +89,9 @@ def test_the_console_script_is_installed() -> None:
     assert "examples:" in done.stdout and "exit codes: 0 pass, 1 the port is wrong, 2" in done.stdout
 
 
-def test_list_prints_budgets_and_planted_bugs(capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_prints_budgets_and_the_one_bug_catalogue(capsys: pytest.CaptureFixture[str]) -> None:
     from pcg_verify import BUDGETS
-    from pcg_verify.planted import PLANTED_BUGS
+    from pcg_verify.bugs import CATALOGUE, EQUIVALENTS
 
     assert main(["list"]) == 0
     out = capsys.readouterr().out
@@ -99,8 +99,11 @@ def test_list_prints_budgets_and_planted_bugs(capsys: pytest.CaptureFixture[str]
     for budget in BUDGETS.values():
         assert any(line.split()[:3] == [budget.name, str(budget.cases), f"{budget.discrepancy:g}"]
                    for line in out.splitlines())
-    for bug in PLANTED_BUGS.values():
-        assert any(line.split()[:2] == [bug.name, str(bug.caught_by)] for line in out.splitlines())
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
+    for mutant in CATALOGUE.values():  # both bases: the sparse reference's flaws and the dense port's bugs
+        assert lines[mutant.name].endswith(", ".join(map(str, mutant.expected))), lines[mutant.name]
+    assert set(EQUIVALENTS) <= set(lines) and "dense_port" in EQUIVALENTS
+    assert {m.base for m in CATALOGUE.values()} == {"sparse", "dense"}
 
 
 LOOSE_PORT = """

@@ -1,6 +1,7 @@
 """Each planted wiring bug of the decoding loop is caught by the monitors on a seeded run.
 
-The bugs are planted through the loop's private hook (``_generate(..., bugs=...)``), never the public API.
+Each bug is a test-side subclass of the loop that overrides one small method (tests/e2e/wiring_bugs.py);
+the production loop has no switches for them.
 Each run is deterministic (seeded); the clean twin of every run (same models, prompts, seeds and sampling,
 no bug) passes in tests/e2e/test_decode.py. The monitors' family-wise false-positive rate is 1e-3; the
 p-values measured at these sizes sit far below it (the docstrings give them), so the power against each bug
@@ -12,9 +13,9 @@ from __future__ import annotations
 import pytest
 import torch
 from e2e_pairs import Pair
+from wiring_bugs import WIRING_BUGS, decode_with_bug
 
 from pcg_verify.e2e import Monitor, SamplingConfig, groups_from_model
-from pcg_verify.e2e._decode import BUGS, _generate
 
 RATE = 1e-3
 
@@ -25,9 +26,9 @@ def _run(pair: Pair, bug: str, sampling: SamplingConfig, seed: int) -> Monitor:
     start, stop = pair.layout.speech_range
     ids = torch.randint(start, stop, (16, 5), generator=g)
     monitor = Monitor(seed=seed, false_positive_rate=RATE)
-    _generate(pair.target, pair.draft, ids, attention_mask=None, method="pcg", groups=groups, gamma=3, beta=0.3,
-              sampling=sampling, max_new_tokens=48, eos_token_id=None, generator=torch.Generator().manual_seed(seed),
-              monitor=monitor, reference="recompute", bugs=frozenset({bug}))
+    decode_with_bug(bug, pair.target, pair.draft, ids, groups=groups, gamma=3, beta=0.3, sampling=sampling,
+                    max_new_tokens=48, generator=torch.Generator().manual_seed(seed), monitor=monitor,
+                    reference="recompute")
     return monitor
 
 
@@ -46,7 +47,7 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("bug", BUGS)
+@pytest.mark.parametrize("bug", WIRING_BUGS)
 def test_planted_bug_is_caught(tiny_pair: Pair, bug: str, record_property: pytest.RecordProperty) -> None:
     """Measured on this seed (16 rows × 48 tokens; adjusted p-values): draft_temperature by the labels,
     p = 4.9e-33; top_k_one_side by the accepts, p = 4.6e-53; target_cache by the labels, p = 9.7e-197.

@@ -17,7 +17,7 @@ import pytest
 from pcg_verify import BUDGETS, Category, run_gate
 from pcg_verify._options import BUDGET_NAMES, FAMILY_NAMES
 
-BUG = "pcg_verify.planted:dense.shared_uniform"
+BUG = "pcg_verify.bugs:mutants.dense_shared_uniform"
 
 
 def _outcomes(result: pytest.RunResult) -> dict[str, str]:
@@ -80,7 +80,7 @@ def test_a_planted_bug_under_xdist_fails_exactly_where_the_cli_does(pytester: py
             index = int(failure.split("case ", 1)[1].split()[0].rstrip(",:"))
             expected_failed.add(f"case{index}[{category}]")
     assert {name for name, outcome in outcomes.items() if outcome == "failed"} == expected_failed
-    assert "Reproduce: pcg-verify check pcg_verify.planted:dense.shared_uniform --budget quick --seed 3 --case" \
+    assert "Reproduce: pcg-verify check pcg_verify.bugs:mutants.dense_shared_uniform --budget quick --seed 3 --case" \
         in result.stdout.str()
 
 
@@ -105,7 +105,7 @@ def test_the_fixture_gates_a_port_in_a_users_test(pytester: pytest.Pytester) -> 
 
         def test_bug(pcg_gate):
             with pytest.raises(GateFailure, match="Reproduce: pcg-verify check"):
-                pcg_gate("pcg_verify.planted:dense.residual_from_draft", budget="quick", seed=1)
+                pcg_gate("pcg_verify.bugs:mutants.dense_residual_from_draft", budget="quick", seed=1)
     """)
     result = pytester.runpytest("--pcg-in-process", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
@@ -119,13 +119,13 @@ def test_without_a_port_nothing_is_collected(pytester: pytest.Pytester) -> None:
 
 def test_a_failing_item_names_its_case_and_the_replay(pytester: pytest.Pytester) -> None:
     # A failing item's message is plain text that a CI log keeps: it names the case and the replay.
-    result = pytester.runpytest("--pcg-port", "pcg_verify.planted:dense.padding_zero", "--pcg-budget", "quick",
+    result = pytester.runpytest("--pcg-port", "pcg_verify.bugs:mutants.dense_padding_zero", "--pcg-budget", "quick",
                                 "--pcg-in-process", "-p", "no:cacheprovider", "-x")
     text = result.stdout.str()
     # the case's first item fails: with its own evidence (structure) or, for another category, as untested
     # because the case broke the contract ("not tested: ..."), never as a pass
     assert ("structure failed:" in text or "broke the port contract" in text) and \
-        "Reproduce: pcg-verify check pcg_verify.planted:dense.padding_zero" in text
+        "Reproduce: pcg-verify check pcg_verify.bugs:mutants.dense_padding_zero" in text
     assert json.dumps(text)  # nothing but text
 
 
@@ -145,7 +145,7 @@ def test_the_report_of_a_distributed_run_is_the_cli_report(pytester: pytest.Pyte
     assert run["categories"] == cli["categories"]
     assert [(t["case_index"], t["law"], t["pvalue"]) for t in run["tests"]] == \
         [(t["case_index"], t["law"], t["pvalue"]) for t in cli["tests"]]
-    assert "pcg-verify check pcg_verify.planted:dense.shared_uniform --budget quick --seed 3 --case" in \
+    assert "pcg-verify check pcg_verify.bugs:mutants.dense_shared_uniform --budget quick --seed 3 --case" in \
         (directory / "index.html").read_text(encoding="utf-8")
 
 

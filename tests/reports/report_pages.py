@@ -12,7 +12,7 @@ from typing import Any
 from pcg_verify import run_gate
 from pcg_verify.reliability import gate_results, write_report
 
-PLANTED = "pcg_verify.planted:dense.shared_uniform"
+PLANTED = "pcg_verify.bugs:mutants.dense_shared_uniform"
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
 

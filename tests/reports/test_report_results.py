@@ -35,7 +35,7 @@ MUTANTS = [
      "guarantee", "killed": True, "killed_by": ["guarantee", "conformance"],
      "check": "guarantee: case 6 row 0 position 0, group label law = Q_c", "pvalue": 1.2e-25,
      "adjusted_pvalue": 9.9e-24, "n_samples": 907,
-     "replay": "pcg-verify check pcg_verify.planted:dense.shared_uniform --budget quick --seed 0 --case 6"},
+     "replay": "pcg-verify check pcg_verify.bugs:mutants.dense_shared_uniform --budget quick --seed 0 --case 6"},
     {"mutant": "dense.sneaky", "description": "a mutant the gate misses", "expected_category": "conformance",
      "killed": False, "killed_by": [], "check": None, "pvalue": 0.41, "adjusted_pvalue": 1.0, "n_samples": 5000,
      "replay": None},

@@ -1,7 +1,8 @@
-"""The planted-bug catalogue (pcg_verify.bugs) and the gate's mutation score.
+"""The bug catalogue (pcg_verify.bugs) and the gate's mutation score.
 
-The mutable reference is a second, sparse implementation of PCG; each mutant
-is it with one realistic mistake, each equivalent a different valid variant.
+The mutable reference is a second, sparse implementation of PCG and the dense
+port a third; each mutant is one of them with one realistic mistake, each
+equivalent a different valid variant (the correct dense port among them).
 The gate must kill every mutant, in one of the categories the mutant
 declares, and pass every equivalent. Seeds are fixed, so every verdict here is
 deterministic; a correct port (the reference, an equivalent) fails a gate run
@@ -24,9 +25,12 @@ from pcg_core.errors import InvalidArgumentError, InvalidTypeError
 from pcg_verify import run_gate
 from pcg_verify.bugs import (
     CATALOGUE,
+    DENSE_BUGS,
     EQUIVALENTS,
     FLAWS,
+    DenseSwitches,
     Switches,
+    dense_port,
     equivalents,
     mutant_port,
     mutants,
@@ -60,10 +64,18 @@ def test_the_catalogue_covers_every_bug_class_of_the_issue_with_at_least_30_muta
     missing = [c for c in ISSUE_BUG_CLASSES if not any(k.startswith(c) for k in classes)]
     assert not missing, missing
     assert all(any(m.bug_class == c for m in EQUIVALENTS.values()) for c in EQUIVALENT_CLASSES)
-    assert set(CATALOGUE) == set(FLAWS) and not set(CATALOGUE) & set(EQUIVALENTS)
+    assert set(CATALOGUE) == {*FLAWS, *(f"dense_{bug}" for bug in DENSE_BUGS)}
+    assert not set(CATALOGUE) & set(EQUIVALENTS)
     for m in CATALOGUE.values():
-        assert m.expected and not m.equivalent and m.description and m.switches.flaw == m.name
-    assert all(m.equivalent and not m.expected and m.switches.flaw is None for m in EQUIVALENTS.values())
+        assert m.expected and not m.equivalent and m.description
+        if m.base == "sparse":
+            assert isinstance(m.switches, Switches) and m.switches.flaw == m.name
+        else:
+            assert isinstance(m.switches, DenseSwitches) and f"dense_{m.switches.bug}" == m.name
+    for m in EQUIVALENTS.values():
+        assert m.equivalent and not m.expected
+        assert (m.switches.flaw if isinstance(m.switches, Switches) else m.switches.bug) is None
+    assert EQUIVALENTS["dense_port"].base == "dense" and EQUIVALENTS["dense_port"].to_dict()["base"] == "dense"
 
 
 @pytest.mark.parametrize(("kwargs", "error", "message"), [
@@ -76,6 +88,15 @@ def test_the_catalogue_covers_every_bug_class_of_the_issue_with_at_least_30_muta
 def test_invalid_switches_are_refused(kwargs: dict[str, object], error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
         Switches(**kwargs)  # type: ignore[arg-type]
+
+
+def test_the_dense_port_refuses_an_unknown_bug() -> None:
+    with pytest.raises(InvalidArgumentError, match="bug"):
+        DenseSwitches("no_such_bug")
+    tokens, draft, target = _inputs(1, 2, 4, seed=0)
+    with pytest.raises(InvalidArgumentError, match="bug"):
+        dense_port(tokens, draft, target, groups_from_labels(torch.arange(4)), generator=torch.Generator(),
+                   bug="no_such_bug")
 
 
 @pytest.mark.parametrize(("call", "error"), [
@@ -155,7 +176,9 @@ def test_scale_mutants_differ_from_the_reference_where_their_mistake_applies(nam
 
 def test_the_command_line_ports_name_their_namespace_entries() -> None:
     assert mutants.ratio_inverted.entry is CATALOGUE["ratio_inverted"]
+    assert mutants.dense_shared_uniform.entry is CATALOGUE["dense_shared_uniform"]
     assert equivalents.exact_residual.entry is EQUIVALENTS["exact_residual"]
+    assert equivalents.dense_port.entry is EQUIVALENTS["dense_port"]
     assert reference.entry is None and mutant_port("reference").entry is None
     assert mutant_port("cache_by_shape").state == {} and mutant_port("cache_by_shape") is not mutant_port(
         "cache_by_shape")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from pcg_verify import run_gate
-from pcg_verify.planted import dense_port
+from pcg_verify.bugs import dense_port
 from pcg_verify.ports import reference_port
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from pcg_verify import BUDGETS, PROCEDURE, run_gate
-from pcg_verify.planted import planted_port
+from pcg_verify.bugs import equivalents
 
 
 @pytest.mark.parametrize("budget", [pytest.param(b, marks=[pytest.mark.slow(seconds=145)] if b == "thorough" else [])
@@ -35,7 +35,7 @@ def test_reference_with_the_exact_residual_passes(residual: str) -> None:
 
 
 def test_an_independent_dense_port_passes() -> None:
-    report = run_gate(planted_port(None), budget="standard", seed=0, port_name="dense")
+    report = run_gate(equivalents.dense_port, budget="standard", seed=0, port_name="dense")
     assert report.passed, report.summary()
 
 

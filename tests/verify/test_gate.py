@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from pcg_verify import BUDGETS, PROCEDURE, Budget, Category, Procedure, Verdict, run_gate
+from pcg_verify.bugs import dense_port
 from pcg_verify.cases import case_seed
 from pcg_verify.checks import gate_case, plan_gate, run_case
-from pcg_verify.planted import dense_port
 from pcg_verify.ports import reference_port
 from pcg_verify.report import MAX_LISTED_FAILURES
 
@@ -73,9 +73,9 @@ def test_run_case_checks_structure_of_every_run_in_stage_2() -> None:
 
 def test_decisions_are_local_to_each_case() -> None:
     # The whole run and each case run alone reach the same decisions on every test.
-    whole = run_gate("pcg_verify.planted:dense.shared_uniform", budget="quick", seed=4)
+    whole = run_gate("pcg_verify.bugs:mutants.dense_shared_uniform", budget="quick", seed=4)
     for index in range(BUDGETS["quick"].cases):
-        alone = run_gate("pcg_verify.planted:dense.shared_uniform", budget="quick", seed=4, case=index)
+        alone = run_gate("pcg_verify.bugs:mutants.dense_shared_uniform", budget="quick", seed=4, case=index)
         mine = [t for t in whole.tests if t.case_index == index]
         assert [(t.pvalue, t.adjusted_pvalue, t.rejected) for t in alone.tests] == [
             (t.pvalue, t.adjusted_pvalue, t.rejected) for t in mine]
@@ -123,7 +123,7 @@ def test_untested_categories_are_named_in_the_verdict_line() -> None:
 
 
 def test_long_failure_lists_say_how_many_were_cut() -> None:
-    report = run_gate("pcg_verify.planted:dense.padding_zero", budget=STANDARD_DRAWN, seed=0)
+    report = run_gate("pcg_verify.bugs:mutants.dense_padding_zero", budget=STANDARD_DRAWN, seed=0)
     failures = report.categories[Category.STRUCTURE].failures
     assert len(failures) > MAX_LISTED_FAILURES
     assert f"… and {len(failures) - MAX_LISTED_FAILURES} more" in report.summary()

@@ -1,71 +1,46 @@
-"""Planted bugs: wrong ports the gate must catch, and a second, independent port.
+"""The dense port: an independent matrix-form PCG, correct or with one planted bug.
 
-:func:`dense_port` is a matrix-form implementation of PCG (docs/algorithm.md)
-written independently of pcg_core's sampler: it holds the weight matrix
-W [M, V] (sparse, so it runs at engine scale), computes every coarse mass with
-one matrix product, reads the rows of W and Wᵀ it needs as dense rows, and
-draws the residual exactly (never by thinning). With ``bug=None`` it is correct, and the gate must
-pass it; each entry of :data:`PLANTED_BUGS` switches on one realistic mistake,
-and the gate must fail it in the stated category.
-
-Math follows the paper: q is the target, p the draft.
+Math follows the paper: q is the target, p the draft. :func:`dense_port` is a
+matrix-form implementation of PCG (docs/algorithm.md) written independently of
+pcg_core's sampler and of the sparse reference (``_reference``): it holds the
+weight matrix W [M, V] (sparse, so it runs at engine scale), computes every
+coarse mass with one matrix product, reads the rows of W and Wᵀ it needs as
+dense rows, and draws the residual exactly (never by thinning). With
+``bug=None`` it is correct (the catalogue's equivalent ``dense_port``, which
+the gate must pass); each name of :data:`DENSE_BUGS` switches on one
+realistic mistake (the catalogue's mutant ``dense_<bug>``, which the gate must
+fail: ``pcg_verify.bugs.CATALOGUE`` says what each stands for).
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
-from types import SimpleNamespace
-from typing import Any
 
 import torch
 
 from pcg_core import Groups
 from pcg_core.errors import InvalidArgumentError
-from pcg_verify.report import Category
 
-__all__ = ["PLANTED_BUGS", "PlantedBug", "dense", "dense_port", "planted_port"]
+__all__ = ["DENSE_BUGS", "DenseSwitches", "dense_port"]
+
+#: Every bug the dense port can plant (the catalogue's mutant of each is named ``dense_<bug>``).
+DENSE_BUGS: tuple[str, ...] = (
+    "wrong_ratio_direction", "token_mass_ratio", "uniform_group_pick", "residual_from_draft",
+    "unclamped_residual", "bonus_from_wrong_row", "shared_uniform", "batch_rows_mixed",
+    "within_group_token_choice", "global_rng", "padding_zero",
+)
 
 
 @dataclass(frozen=True)
-class PlantedBug:
-    """One wrong port: its name, what it does wrong, and the verdict that must catch it."""
+class DenseSwitches:
+    """One configuration of the dense port: ``bug`` is one of :data:`DENSE_BUGS`, or None (correct)."""
 
-    name: str
-    description: str
-    caught_by: Category
+    bug: str | None = None
 
-
-PLANTED_BUGS: dict[str, PlantedBug] = {
-    bug.name: bug
-    for bug in (
-        PlantedBug("wrong_ratio_direction", "accepts with min(1, P_c(K)/Q_c(K)) instead of Q_c/P_c",
-                   Category.GUARANTEE),
-        PlantedBug("token_mass_ratio", "accepts with the token masses min(1, q(x)/p(x)) in the ratio",
-                   Category.GUARANTEE),
-        PlantedBug("uniform_group_pick", "draws K uniformly from S(x), ignoring the weights w[k, x]",
-                   Category.GUARANTEE),
-        PlantedBug("residual_from_draft", "draws the residual from [P_c − Q_c]_+ instead of [Q_c − P_c]_+",
-                   Category.GUARANTEE),
-        PlantedBug("unclamped_residual", "samples the residual from Q_c − P_c without clamping at 0",
-                   Category.GUARANTEE),
-        PlantedBug("bonus_from_wrong_row", "draws the bonus token from q_γ instead of q_{γ+1}",
-                   Category.GUARANTEE),
-        PlantedBug("shared_uniform", "reuses the acceptance uniform to draw the residual group",
-                   Category.GUARANTEE),
-        PlantedBug("batch_rows_mixed", "reads the target row of the next batch row",
-                   Category.GUARANTEE),
-        PlantedBug("within_group_token_choice",
-                   "on rejection emits the group's most likely target token instead of t ~ q(t | k)",
-                   Category.CONFORMANCE),
-        PlantedBug("global_rng", "draws its uniforms from the global RNG instead of the generator",
-                   Category.DETERMINISM),
-        PlantedBug("padding_zero", "pads after the block with 0 instead of -1",
-                   Category.STRUCTURE),
-    )
-}
+    def __post_init__(self) -> None:
+        if self.bug is not None and self.bug not in DENSE_BUGS:
+            raise InvalidArgumentError("bug", self.bug, f"must be None or one of {sorted(DENSE_BUGS)}")
 
 
 def _inverse_cdf(masses: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
@@ -105,14 +80,13 @@ def dense_port(
     generator: torch.Generator,
     bug: str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Dense PCG with the exact residual; ``bug`` plants one mistake from :data:`PLANTED_BUGS`.
+    """Dense PCG with the exact residual; ``bug`` plants one mistake from :data:`DENSE_BUGS`.
 
     Shapes as in the port contract: draft_tokens [B, γ], draft_probs [B, γ, V],
     target_probs [B, γ+1, V] → (tokens [B, γ+1], group_ids [B, γ+1], num_accepted [B]).
     O(B·γ·(nnz + M + V)) work and memory: nothing [M, V] is dense.
     """
-    if bug is not None and bug not in PLANTED_BUGS:
-        raise InvalidArgumentError("bug", bug, f"must be None or one of {sorted(PLANTED_BUGS)}")
+    DenseSwitches(bug)  # refuses an unknown bug
     batch, gamma = draft_tokens.shape
     vocab, num_groups = groups.vocab_size, groups.num_groups
     weights = _csr(groups.group_ptr, groups.group_members, groups.group_weights, vocab)  # W [M, V]
@@ -190,16 +164,3 @@ def dense_port(
     tokens[rows, num_accepted] = final_token
     group_ids[rows, num_accepted] = final_label
     return tokens, group_ids, num_accepted
-
-
-def planted_port(bug: str | None) -> Callable[..., Any]:
-    """The dense port with ``bug`` planted (``None``: the correct dense port)."""
-    if bug is not None and bug not in PLANTED_BUGS:
-        raise InvalidArgumentError("bug", bug, f"must be None or one of {sorted(PLANTED_BUGS)}")
-    return partial(dense_port, bug=bug)
-
-
-#: The dense port in every variant, by name, for the command line:
-#: ``pcg-verify check pcg_verify.planted:dense.correct`` passes,
-#: ``pcg-verify check pcg_verify.planted:dense.shared_uniform`` fails.
-dense = SimpleNamespace(correct=planted_port(None), **{name: planted_port(name) for name in PLANTED_BUGS})
