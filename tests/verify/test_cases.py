@@ -269,13 +269,17 @@ def test_cases_do_not_import_hypothesis() -> None:
 
 
 def _is_public_name(module: ModuleType, name: str, value: Any) -> bool:
-    """Defined in ``module`` or re-exported from a private ``pcg_verify._*`` module; never a module."""
+    """Defined in ``module`` or, for a package, re-exported from one of its private modules; never a module.
+
+    (A module that merely imports a name from a sibling, as strategies imports ``Case``, does not
+    re-export it.)"""
     if name.startswith("_") or inspect.ismodule(value):
         return False
     origin = getattr(value, "__module__", None)
     if origin is None:  # constants (tuples, ints) carry no origin: they belong to the module
         return True
-    private = origin.startswith("pcg_verify.") and any(part.startswith("_") for part in origin.split(".")[1:])
+    is_package = hasattr(module, "__path__")
+    private = is_package and origin.startswith(module.__name__ + "._")
     return origin == module.__name__ or private
 
 
