@@ -341,6 +341,15 @@ def test_every_null_the_schema_allows_renders(make: Callable[[], dict[str, Any]]
     assert "<!DOCTYPE html>" in render_html(results)
 
 
+def test_text_from_the_file_is_drawn_as_text_never_as_mathtext() -> None:
+    """A label or law holding ``$...$`` used to reach matplotlib's mathtext parser: a ValueError traceback."""
+    results = gate()
+    plotted = results["runs"][0]["evidence"]["worst_tests"][0]
+    plotted["law"], plotted["cells"][0]["label"] = r"$\frac{$ law", r"$\frac{$"
+    page = render_html(results)
+    assert r"$\frac{$ law" in page and r"$\frac{$</text>" in page
+
+
 def test_the_writers_derive_every_verdict() -> None:
     """make_results recomputes the envelope's verdict, and refuses a run whose own verdict contradicts it."""
     assert make_results("gate", [failed(gate_run())], duration_seconds=0)["verdict"] == "fail"
