@@ -7,8 +7,12 @@ value and the rule (``results.runs[0].killed='yes': must be a JSON bool``):
 
 1. the file (:func:`read_results_file`): a regular file of at most
    :data:`MAX_RESULTS_BYTES`, checked by ``fstat`` before reading and then
-   read with a bounded read; UTF-8; strict JSON (no NaN or Infinity tokens,
-   no number too long for Python, nesting the parser can follow);
+   read with a bounded read; at most :data:`MAX_SEPARATORS` commas and
+   opening brackets (counted in the raw bytes, an upper bound on the values
+   the parser would build: a file of 16 MiB of ``[],`` would otherwise cost
+   400 MB before step 2 could count it); UTF-8; strict JSON (no NaN or
+   Infinity tokens, no number too long for Python, nesting the parser can
+   follow);
 2. any JSON value (:func:`check_bounds`, one iterative pass, no recursion):
    nesting at most :data:`MAX_DEPTH` deep, at most :data:`MAX_VALUES` values
    in all, lists of at most :data:`MAX_ITEMS`, objects of at most
@@ -62,6 +66,7 @@ __all__ = [
     "MAX_PLOTTED_TESTS",
     "MAX_PLOT_TEXT",
     "MAX_RESULTS_BYTES",
+    "MAX_SEPARATORS",
     "MAX_STRING_CHARS",
     "MAX_TESTS",
     "MAX_VALUES",
@@ -79,6 +84,9 @@ MAX_RESULTS_BYTES = 16 * 2**20
 MAX_DEPTH = 16
 #: JSON values in the whole file, containers and scalars together.
 MAX_VALUES = 1_000_000
+#: Commas, '[' and '{' in the raw file, strings included: each value but the first in a container follows a
+#: comma, and each container opens with a bracket, so this bounds the values parsed (MAX_VALUES, with room).
+MAX_SEPARATORS = 2 * MAX_VALUES
 #: Items of any list, and keys of any object.
 MAX_ITEMS, MAX_KEYS = 20_000, 256
 #: Characters of any string, and of any object key.
@@ -148,6 +156,10 @@ def read_results_file(path: Path, name: str, shown: str) -> Any:
             raise InvalidArgumentError(name, shown, f"{path} cannot be read: {error}") from None
     if len(data) > MAX_RESULTS_BYTES:
         raise InvalidArgumentError(name, shown, f"{path} grew past {MAX_RESULTS_BYTES} bytes while it was read")
+    separators = data.count(b",") + data.count(b"[") + data.count(b"{")
+    if separators > MAX_SEPARATORS:
+        raise InvalidArgumentError(name, shown, f"{path} holds {separators} commas and opening brackets; a results "
+                                   f"file holds at most {MAX_SEPARATORS} (counted before parsing)", _HINT)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -41,6 +41,7 @@ from pcg_verify.reliability._schema import (
     MAX_PLOT_TEXT,
     MAX_PLOTTED_TESTS,
     MAX_RESULTS_BYTES,
+    MAX_SEPARATORS,
     MAX_STRING_CHARS,
     MAX_VALUES,
     envelope_verdict,
@@ -130,6 +131,9 @@ REJECTED: list[tuple[str, Callable[[], Any] | _File, type[Exception], str]] = [
      "holds NaN, which strict JSON has no token for"),
     ("an integer of 5000 digits", _raw(b"[" + b"7" * 5000 + b"]"), InvalidArgumentError,
      "is not valid JSON: Exceeds the limit (4300 digits)"),
+    ("16 MiB of empty lists", _raw(b"[" + b"[]," * (MAX_SEPARATORS // 2) + b"[]]"), InvalidArgumentError,
+     f"holds {MAX_SEPARATORS + 2} commas and opening brackets; a results file holds at most {MAX_SEPARATORS} "
+     "(counted before parsing)"),
     ("nested 100,000 deep", _raw(b"[" * 100_000 + b"]" * 100_000), InvalidArgumentError,
      "nests JSON deeper than the parser can follow; a results file nests at most 16 deep"),
     # step 2: any JSON value
