@@ -38,8 +38,10 @@ value and the rule (``results.runs[0].killed='yes': must be a JSON bool``):
    :func:`envelope_verdict`, not from the stated field).
 
 The limits leave a wide margin above real reports (the reference at the
-thorough budget writes 1,161 tests and 52 cases in 0.6 MB) while a file at
-every limit still renders in seconds (docs/e2e.md, "Untrusted files").
+thorough budget writes 1,161 tests and 52 cases in 0.6 MB) while bounding
+the work: a file at every limit renders in about 6 times the time of that
+report, and no file the limits admit costs more than about 200 MB to parse
+(docs/untrusted-files.md gives the measurements).
 """
 
 from __future__ import annotations
