@@ -34,7 +34,16 @@ import numpy as np
 
 from pcg_core.errors import InvalidArgumentError, InvalidTypeError
 from pcg_core.validation import check_int, check_probability
-from pcg_verify.e2e._records import Record, load_records, save_records, validate_record
+from pcg_verify.e2e._records import (
+    MAX_HORIZON,
+    MAX_ROWS,
+    MAX_TESTED_VALUES,
+    Record,
+    check_records,
+    load_records,
+    save_records,
+    validate_record,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -132,11 +141,16 @@ class Monitor:
     label_horizon, accept_horizon : int or None
         Records per row each stream tests, fixed before decoding
         (:func:`~pcg_verify.e2e.generate` sets them from ``max_new_tokens``
-        and γ when they are None). None tests every record: exact only when
-        the number of records per row does not depend on what was emitted.
+        and γ when they are None), at most ``MAX_HORIZON`` (2**20). None
+        tests every record: exact only when the number of records per row
+        does not depend on what was emitted.
     rows : int or None
-        Rows decoded (a row without records is padded in full); default: the
-        largest row id seen plus one.
+        Rows decoded (a row without records is padded in full), at most
+        ``MAX_ROWS`` (2**20); default: the largest row id seen plus one.
+        A stream tests ``rows × horizon`` values, at most
+        ``MAX_TESTED_VALUES`` (2**24), checked before anything is allocated;
+        a record of a row beyond ``rows``, or a row's position twice, is
+        refused (:func:`~pcg_verify.e2e._records.check_records`).
 
     Examples
     --------
@@ -157,10 +171,18 @@ class Monitor:
     def __post_init__(self) -> None:
         self.seed = check_int("seed", self.seed, minimum=0)
         self.false_positive_rate = check_probability("false_positive_rate", self.false_positive_rate, strict=True)
-        for name in ("label_horizon", "accept_horizon", "rows"):
+        self._check_sizes()
+
+    def _check_sizes(self) -> None:
+        """Rows and horizons within their limits (again in :meth:`result`: they are plain attributes)."""
+        for name, limit in (("label_horizon", MAX_HORIZON), ("accept_horizon", MAX_HORIZON), ("rows", MAX_ROWS)):
             value = getattr(self, name)
-            if value is not None:
-                setattr(self, name, check_int(name, value, minimum=0))
+            if value is None:
+                continue
+            if check_int(name, value, minimum=0) > limit:  # stated exactly: check_int would print 1.04858e+06
+                raise InvalidArgumentError(name, value, f"must be at most {limit}",
+                                           "see the limits in pcg_verify.e2e._records")
+            setattr(self, name, int(value))
 
     def add(self, record: Mapping[str, Any] | Record | Iterable[Mapping[str, Any] | Record]) -> None:
         """Validate and append one record or an iterable of records."""
@@ -192,6 +214,8 @@ class Monitor:
         """Test both streams (labels of every record; accept bits of ``draft`` records)."""
         from pcg_verify.stats import adjust_family, check_uniformity, min_detectable_discrepancy_for_uniformity
 
+        self._check_sizes()
+        check_records(self.records, self.rows, lambda i: f"record {i}")
         xi_labels, xi_accepts, xi_pads = (np.random.default_rng(s)
                                           for s in np.random.SeedSequence(self.seed).spawn(3))
         rows = self.rows if self.rows is not None else 1 + max((r.row for r in self.records), default=-1)
@@ -211,7 +235,8 @@ class Monitor:
                 xi = xi_accepts.random(len(chosen))
             u = np.minimum(below + xi * mass, 1.0)  # the randomized PIT, one per record
             horizon = self.label_horizon if name == "labels" else self.accept_horizon
-            used, padded, dropped, keep = _apply_horizon(u, [r.row for r in chosen], rows, horizon, xi_pads)
+            used, padded, dropped, keep = _apply_horizon(u, [r.row for r in chosen], rows, horizon, xi_pads,
+                                                         f"{name[:-1]}_horizon")
             info: dict[str, Any] = {"n_records": len(chosen), "n_padded": padded, "n_dropped": dropped,
                                     "horizon": horizon}
             if name == "accepts":
@@ -237,20 +262,27 @@ class Monitor:
 
 
 def _apply_horizon(u: np.ndarray[Any, Any], rows: list[int], n_rows: int, horizon: int | None,
-                   pads: np.random.Generator) -> tuple[np.ndarray[Any, Any], int, int, np.ndarray[Any, Any]]:
+                   pads: np.random.Generator, name: str = "horizon",
+                   ) -> tuple[np.ndarray[Any, Any], int, int, np.ndarray[Any, Any]]:
     """The values tested: the first ``horizon`` of each row (padded with fresh uniforms), or all when None.
 
-    Returns (values, padded, dropped, kept-record mask).
+    Returns (values, padded, dropped, kept-record mask). O(n log n) in the
+    records and O(n_rows) memory; ``n_rows × horizon`` is checked against
+    :data:`MAX_TESTED_VALUES` before anything is allocated.
     """
     if horizon is None:
         return u, 0, 0, np.ones(u.size, dtype=bool)
-    row_of = np.asarray(rows, dtype=np.int64)
+    if n_rows * horizon > MAX_TESTED_VALUES:
+        raise InvalidArgumentError(name, horizon, f"rows × {name} = {n_rows} × {horizon} values would be tested; "
+                                   f"at most {MAX_TESTED_VALUES}", "fewer rows per monitor, or a shorter horizon")
+    row_of = np.asarray(rows, dtype=np.int64)  # [n], each below n_rows (check_records)
+    order = np.argsort(row_of, kind="stable")  # grouped by row, each row in the order its records were emitted
+    grouped = row_of[order]
+    rank = np.arange(grouped.size) - np.searchsorted(grouped, grouped, side="left")  # index within its row
     keep = np.zeros(u.size, dtype=bool)
-    padded = 0
-    for row in range(n_rows):
-        mine = np.flatnonzero(row_of == row)[:horizon]  # records in the order they were emitted
-        keep[mine] = True
-        padded += horizon - mine.size
+    keep[order[(rank < horizon) & (grouped < n_rows)]] = True
+    per_row = np.bincount(row_of[row_of < n_rows], minlength=n_rows)  # [n_rows]
+    padded = int(np.maximum(horizon - per_row, 0).sum())
     values = np.concatenate([u[keep], pads.random(padded)])
     if values.size == 0:
         values = pads.random(1)  # horizon 0: a single fresh uniform keeps the test defined (and exact)

@@ -16,7 +16,8 @@ from html import escape
 from typing import Any
 
 from pcg_verify.reliability import _plots
-from pcg_verify.reliability._results import run_passed, validate_results
+from pcg_verify.reliability._results import validate_results
+from pcg_verify.reliability._schema import envelope_verdict, run_passed
 from pcg_verify.reliability._style import CATEGORY_TEXT, CSS, SORT_SCRIPT
 
 __all__ = ["render_html", "replay_commands"]
@@ -317,7 +318,7 @@ def _e2e(runs: Sequence[Mapping[str, Any]]) -> str:
 # --------------------------------------------------------------------------- the page
 def _banner(results: Mapping[str, Any]) -> str:
     runs, kind = results["runs"], results["kind"]
-    verdict = results["verdict"]
+    verdict = envelope_verdict(results)  # recomputed; validate_results refused a file that states another
     if kind == "gate" and len(runs) == 1:
         run = runs[0]
         untested = [n for n, v in run["categories"].items() if v.get("verdict") == "untested"]
@@ -371,6 +372,7 @@ def render_html(results: Mapping[str, Any]) -> str:
         body = _e2e(runs)
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{_e(results['verdict'].upper())} — {_e(results['title'])}</title><style>{CSS}</style></head>"
+            f"<title>{_e(envelope_verdict(results).upper())} — {_e(results['title'])}</title>"
+            f"<style>{CSS}</style></head>"
             f"<body>{_banner(results)}<main>{body}</main>{_footer(results)}<script>{SORT_SCRIPT}</script>"
             "</body></html>\n")

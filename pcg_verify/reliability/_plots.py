@@ -33,6 +33,7 @@ _OBSERVED, _OUTSIDE, _EXACT, _BAND, _REFERENCE = "#1f5fbf", "#c62828", "#222222"
 _RC: dict[Any, Any] = {"svg.fonttype": "none", "svg.hashsalt": "pcg-verify", "font.size": 8.0, "axes.titlesize": 8.5,
        "axes.labelsize": 8.0, "xtick.labelsize": 7.0, "ytick.labelsize": 7.0, "legend.fontsize": 7.0,
        "axes.spines.top": False, "axes.spines.right": False}
+_MAX_TICKS = 60  # case labels on the variability plot's axis (text layout dominates the drawing time)
 _ID = re.compile(r'(\bid="|url\(#|href="#)([^")]+)')
 _METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.DOTALL)
 
@@ -112,7 +113,8 @@ def _draw_cells(figure: Figure, test: Mapping[str, Any], *, bars: bool) -> None:
                 ax.scatter(x[outside], values[outside], s=24, color=_OUTSIDE, marker="D", zorder=5,
                            label="observed, outside its band" if ax is top else None)
         rotate = len(labels) > 8
-        bottom.set_xticks(x, labels, rotation=60 if rotate else 0, ha="right" if rotate else "center")
+        bottom.set_xticks(x, labels, rotation=60 if rotate else 0, ha="right" if rotate else "center",
+                          parse_math=False)  # text from results.json is drawn as it is, never parsed as mathtext
         bottom.set_xlim(-0.6, len(labels) - 0.4)
         top.set_ylabel("frequency")
         top.set_ylim(bottom=0)
@@ -120,7 +122,7 @@ def _draw_cells(figure: Figure, test: Mapping[str, Any], *, bars: bool) -> None:
         pooled = f", {test.get('pooled_cells')} cells pooled into 'other'" if test.get("pooled_cells") else ""
         top.set_title(f"{_where(test)}: {test['law']}\n"
                       f"p = {_fmt(test.get('pvalue'))}, adjusted p = {_fmt(test.get('adjusted_pvalue'))}, "
-                      f"n = {n}, stage {test.get('stage', 1)}{pooled}", loc="left")
+                      f"n = {n}, stage {test.get('stage', 1)}{pooled}", loc="left", parse_math=False)
         figure.legend(loc="lower center", ncols=4, frameon=False)
 
 
@@ -214,6 +216,7 @@ def variability(by_case: Sequence[Mapping[str, Any]], name: str) -> str:
         figure.legend(loc="lower center", ncols=2, frameon=False)
         bottom.bar(x, tv, width=0.6, color=_OBSERVED)
         bottom.set_ylabel("within-group TV")
-        bottom.set_xticks(x, cases)
+        stride = max(1, -(-len(cases) // _MAX_TICKS))  # label every case up to _MAX_TICKS, then every stride-th
+        bottom.set_xticks(x[::stride], cases[::stride])
         bottom.set_xlabel("case")
     return _svg(figure, name, "intra-group variability per case")

@@ -23,6 +23,10 @@ null}; ``machine`` {platform, machine, python_implementation, cpu_count};
   ``verdict`` "pass" | "fail" | "untested"; optional ``summary`` str,
   ``metrics`` {name: number}, ``tests`` [{name, statistic, pvalue, n_samples,
   ...}], ``failures`` [str, each ending with ``Reproduce: <command>``].
+
+Every verdict is derived from the evidence, and a file whose stated verdicts
+disagree with it is refused on load, as is any file beyond the stated limits
+or with a field of the wrong type (:mod:`pcg_verify.reliability._schema`).
 """
 
 from __future__ import annotations
@@ -37,6 +41,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pcg_core.errors import InvalidArgumentError, InvalidTypeError
+from pcg_verify.reliability._schema import (
+    check_bounds,
+    check_fields,
+    check_verdicts,
+    envelope_verdict,
+    read_results_file,
+    run_passed,
+)
 
 if TYPE_CHECKING:
     from pcg_verify.report import GateReport
@@ -53,6 +65,7 @@ __all__ = [
     "make_results",
     "mutant_record",
     "results_json",
+    "run_passed",
     "validate_results",
 ]
 
@@ -66,19 +79,6 @@ RESULTS_FILE = "results.json"
 _TITLES = {"gate": "pcg-verify gate report", "bugs": "pcg-verify mutation report",
            "e2e": "pcg end-to-end decoding report"}
 _VERSIONED = {"torch": "torch", "numpy": "numpy", "scipy": "scipy", "pcg": "pcg-verify"}
-#: Keys each run of a kind must have, with the JSON types they must hold.
-_RUN_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
-    "gate": {"verdict": (str,), "port": (str,), "budget": (dict,), "procedure": (dict,), "categories": (dict,),
-             "tests": (list,)},
-    "bugs": {"mutant": (str,), "killed": (bool,), "killed_by": (list,)},
-    "e2e": {"name": (str,), "verdict": (str,)},
-}
-_ENVELOPE_FIELDS: dict[str, tuple[type, ...]] = {
-    "schema_version": (int,), "kind": (str,), "title": (str,), "verdict": (str,), "created": (str,),
-    "duration_seconds": (int, float), "versions": (dict,), "machine": (dict,), "runs": (list,),
-}
-
-
 def environment() -> dict[str, dict[str, Any]]:
     """The ``versions`` and ``machine`` sections: installed versions (read without importing torch)
     and the platform; no host name or user name."""
@@ -93,20 +93,14 @@ def environment() -> dict[str, dict[str, Any]]:
     return {"versions": versions, "machine": machine}
 
 
-def run_passed(kind: str, run: Mapping[str, Any]) -> bool:
-    """A gate or e2e run that passed; a mutant the gate killed; an equivalent it passed."""
-    if kind == "bugs":
-        return bool(run["killed"]) != bool(run.get("equivalent", False))
-    return run.get("verdict") == "pass"
-
-
 def make_results(kind: str, runs: Sequence[Mapping[str, Any]], *, duration_seconds: float,
                  title: str | None = None, command: str | None = None,
                  created: datetime.datetime | None = None) -> dict[str, Any]:
     """The envelope (module docstring) around ``runs`` of one ``kind``; validated before it is returned.
 
-    The verdict is derived: pass when every run passes (a mutant passes when
-    it is killed), fail otherwise or when there is no run.
+    The verdict is derived (:func:`~pcg_verify.reliability._schema.envelope_verdict`):
+    pass when every run passes (a mutant passes when it is killed), fail
+    otherwise or when there is no run.
     """
     if kind not in KINDS:
         raise InvalidArgumentError("kind", kind, f"must be one of {list(KINDS)}")
@@ -124,9 +118,10 @@ def make_results(kind: str, runs: Sequence[Mapping[str, Any]], *, duration_secon
         **environment(),
         "runs": [_json_ready(dict(run)) if isinstance(run, Mapping) else run for run in runs],
     }
-    validate_results(results)
-    if results["runs"] and all(run_passed(kind, run) for run in results["runs"]):
-        results["verdict"] = "pass"
+    check_bounds(results)
+    check_fields(results, RESULTS_SCHEMA_VERSION, KINDS)
+    results["verdict"] = envelope_verdict(results)
+    check_verdicts(results)  # a run that contradicts its own evidence is refused here, before it is written
     return results
 
 
@@ -195,36 +190,15 @@ def _json_ready(value: Any) -> Any:
     return json_ready(value)
 
 
-def _check_fields(where: str, data: Mapping[str, Any], wanted: Mapping[str, tuple[type, ...]]) -> None:
-    for key, types in wanted.items():
-        if key not in data:
-            raise InvalidArgumentError("results", where, f"has no {key!r} field",
-                                       f"a {where} needs {sorted(wanted)}; see pcg_verify.reliability._results")
-        value = data[key]
-        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            names = " or ".join(t.__name__ for t in types)
-            raise InvalidArgumentError("results", f"{where}[{key!r}]={value!r}"[:120], f"must be a JSON {names}")
-
-
 def validate_results(results: Any) -> dict[str, Any]:
-    """``results`` if it is an envelope of a supported schema version with well-formed runs; else raise
-    :class:`~pcg_core.errors.InvalidArgumentError` naming the field and the rule."""
-    if not isinstance(results, dict):
-        raise InvalidTypeError("results", results, "must be a JSON object (dict) with the results envelope")
-    _check_fields("envelope", results, _ENVELOPE_FIELDS)
-    if results["schema_version"] != RESULTS_SCHEMA_VERSION:
-        raise InvalidArgumentError("results", f"schema_version={results['schema_version']}",
-                                   f"must be {RESULTS_SCHEMA_VERSION}", "written by another version of pcg-verify")
-    kind = results["kind"]
-    if kind not in KINDS:
-        raise InvalidArgumentError("results", f"kind={kind!r}", f"must be one of {list(KINDS)}")
-    if results["verdict"] not in ("pass", "fail"):
-        raise InvalidArgumentError("results", f"verdict={results['verdict']!r}", "must be 'pass' or 'fail'")
-    for index, run in enumerate(results["runs"]):
-        if not isinstance(run, dict):
-            raise InvalidArgumentError("results", f"runs[{index}]={run!r}"[:120], "must be a JSON object")
-        _check_fields(f"runs[{index}]", run, _RUN_FIELDS[kind])
-    return results
+    """``results`` if it is an envelope of a supported schema version within the stated limits, every field
+    of its type, and every verdict the one its evidence gives; else raise
+    :class:`~pcg_core.errors.InvalidArgumentError` naming the field and the rule
+    (:mod:`pcg_verify.reliability._schema`)."""
+    check_bounds(results)
+    envelope = check_fields(results, RESULTS_SCHEMA_VERSION, KINDS)
+    check_verdicts(envelope)
+    return envelope
 
 
 def results_json(results: Mapping[str, Any]) -> str:
@@ -236,19 +210,14 @@ def results_json(results: Mapping[str, Any]) -> str:
 
 
 def load_results(directory: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and validate ``directory/results.json`` (or a results file given directly)."""
+    """Read and validate ``directory/results.json`` (or a results file given directly): at most
+    :data:`~pcg_verify.reliability._schema.MAX_RESULTS_BYTES`, checked before reading."""
     path = Path(directory)
     if path.is_dir():
         path = path / RESULTS_FILE
     try:
-        text = path.read_text(encoding="utf-8")
+        data = read_results_file(path, "directory", os.fspath(directory))
     except FileNotFoundError:
         raise InvalidArgumentError("directory", os.fspath(directory), f"has no {RESULTS_FILE}",
                                    "write one with 'pcg-verify check ... --report DIR'") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InvalidArgumentError("directory", os.fspath(directory), f"{path} cannot be read: {error}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InvalidArgumentError("directory", os.fspath(directory), f"{path} is not valid JSON: {error}") from None
     return validate_results(data)

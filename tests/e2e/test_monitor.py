@@ -5,7 +5,6 @@ Synthetic streams are seeded; each statistical assertion states its false-positi
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,6 @@ import torch
 
 from pcg_core import InvalidArgumentError, InvalidTypeError
 from pcg_verify.e2e import Monitor, Record, SamplingConfig, SpeechLayout, generate, load_records
-from pcg_verify.e2e._records import RECORDS_VERSION, save_records
 
 
 def _records(rng: np.random.Generator, n: int, rows: int, *, skew: float = 0.0) -> list[dict[str, Any]]:
@@ -85,48 +83,6 @@ def test_records_round_trip(tmp_path: Path, suffix: str) -> None:
     again = Monitor.load(path, seed=5)
     assert again.result() == monitor.result()
     assert not list(tmp_path.glob(".*.tmp"))  # written atomically: no temporary file left
-
-
-def _jsonl(tmp_path: Path, header: dict[str, Any], *lines: Any) -> Path:
-    path = tmp_path / "bad.jsonl"
-    path.write_text("\n".join(json.dumps(x) for x in (header, *lines)) + "\n", encoding="utf-8")
-    return path
-
-
-HEADER = {"format": "pcg-e2e-records", "version": RECORDS_VERSION, "rows": None, "label_horizon": None,
-          "accept_horizon": None}
-GOOD = {"row": 0, "step": 0, "position": 0, "kind": "ar", "label": 3, "cdf_below": 0.2, "mass": 0.3}
-
-BAD_FILES = [
-    ({**HEADER, "version": 99}, [GOOD], "version must be 1"),
-    ({**HEADER, "format": "other"}, [GOOD], "format must be"),
-    (HEADER, [{**GOOD, "kind": "verify"}], "kind must be one of"),
-    (HEADER, [{k: v for k, v in GOOD.items() if k != "mass"}], "has no 'mass' field"),
-    (HEADER, [{**GOOD, "mass": 1.5}], "mass must lie in [0, 1]"),
-    (HEADER, [{**GOOD, "cdf_below": 0.8}], "cdf_below + mass must not exceed 1"),
-    (HEADER, [{**GOOD, "label": -1}], "label must be an integer >= 0"),
-    (HEADER, [{**GOOD, "kind": "draft", "accept_prob": 0.5}], "accepted must be true or false"),
-    (HEADER, [{**GOOD, "accepted": True}], "has no accept_prob or accepted"),
-    (HEADER, [{**GOOD, "extra": 1}], "unknown field 'extra'"),
-]
-
-
-@pytest.mark.parametrize(("header", "lines", "message"), BAD_FILES)
-def test_bad_record_files_are_refused(tmp_path: Path, header: dict[str, Any], lines: list[Any],
-                                      message: str) -> None:
-    with pytest.raises(InvalidArgumentError, match=message.replace("[", r"\[").replace("]", r"\]").replace("+", r"\+")):
-        load_records(_jsonl(tmp_path, header, *lines))
-
-
-def test_unreadable_files_are_refused(tmp_path: Path) -> None:
-    (tmp_path / "x.npz").write_bytes(b"not a zip")
-    with pytest.raises(InvalidArgumentError, match=r"not a readable \.npz"):
-        load_records(tmp_path / "x.npz")
-    (tmp_path / "x.jsonl").write_text("{not json\n", encoding="utf-8")
-    with pytest.raises(InvalidArgumentError, match="line 1 is not JSON"):
-        load_records(tmp_path / "x.jsonl")
-    with pytest.raises(InvalidArgumentError, match=r"must end in \.jsonl or \.npz"):
-        save_records(tmp_path / "x.csv", [])
 
 
 def test_sampling_config_applies_every_processor_in_order() -> None:
