@@ -13,10 +13,14 @@ uniform member. Tokens of one cluster are interchangeable as context (the
 future depends on clusters only), so a target's input embeddings group them
 together, while the fine choice needs longer context than the cluster chain:
 what a small, briefly trained draft gets wrong.
+
+Named pairs (:data:`TOY_PAIRS`, built by :meth:`ToyPair.train`): ``"small"``
+is the fast pair of the tests (target 2 layers × 64, draft 1 × 16).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +29,7 @@ import torch
 from pcg_core.validation import check_int, check_real
 from pcg_verify.e2e._layout import SpeechLayout
 
-__all__ = ["ToyLanguage", "neighbour_purity", "perturbed_copy", "tiny_llama", "train_lm"]
+__all__ = ["TOY_PAIRS", "ToyLanguage", "ToyPair", "neighbour_purity", "perturbed_copy", "tiny_llama", "train_lm"]
 
 
 def tiny_llama(vocab_size: int, *, hidden_size: int = 32, layers: int = 2, heads: int = 4, seed: int = 0,
@@ -135,6 +139,31 @@ def train_lm(model: Any, language: ToyLanguage, *, steps: int, batch: int = 32, 
         loss.backward()
         optimizer.step()
     return model.eval()
+
+
+@dataclass(frozen=True)
+class ToyPair:
+    """A named target/draft configuration: each model's :func:`tiny_llama` and :func:`train_lm` arguments."""
+
+    name: str
+    target: Mapping[str, Any]
+    draft: Mapping[str, Any]
+    target_training: Mapping[str, Any]
+    draft_training: Mapping[str, Any]
+
+    def train(self, language: ToyLanguage) -> tuple[Any, Any]:
+        """(target, draft), each built and trained on ``language`` (seeded), in eval mode."""
+        target = train_lm(tiny_llama(language.layout.vocab_size, **self.target), language, **self.target_training)
+        draft = train_lm(tiny_llama(language.layout.vocab_size, **self.draft), language, **self.draft_training)
+        return target, draft
+
+
+#: ``"small"``: the tests' pair, trained in about 15 s on one core.
+TOY_PAIRS: dict[str, ToyPair] = {
+    "small": ToyPair("small", target={"hidden_size": 64, "layers": 2, "heads": 4, "seed": 3},
+                     draft={"hidden_size": 16, "layers": 1, "heads": 2, "seed": 5},
+                     target_training={"steps": 300, "seed": 4}, draft_training={"steps": 100, "seed": 6}),
+}
 
 
 def neighbour_purity(embeddings: torch.Tensor, labels: torch.Tensor) -> float:
