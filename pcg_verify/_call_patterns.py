@@ -216,7 +216,7 @@ def alternating_groups(port: Port, case: Case, laws: tuple[list[BlockLaw], list[
     own laws (:func:`pcg_verify._experiment.observe_alternating`)."""
     calls = max(2, -(-samples_per_row * case.batch // (ALTERNATING_ROWS * case.batch)))
     return observe_alternating(port, (case, dataclasses.replace(case, groups=other)), laws,
-                               rows_per_call=ALTERNATING_ROWS, calls=calls, seed=seed)
+                               samples_per_row=samples_per_row, rows_per_call=ALTERNATING_ROWS, calls=calls, seed=seed)
 
 
 def pattern_test_count(case: Case) -> int:

@@ -383,12 +383,13 @@ def observe(
 
 
 def observe_alternating(port: Port, cases: tuple[Case, Case], laws: tuple[list[BlockLaw], list[BlockLaw]], *,
-                        rows_per_call: int, calls: int, seed: int) -> tuple[Observations, Observations]:
+                        samples_per_row: int, rows_per_call: int, calls: int,
+                        seed: int) -> tuple[Observations, Observations]:
     """Calls that alternate ``cases[0]`` and ``cases[1]`` (equal but for their groups), ``rows_per_call`` · B
     rows each; each call's outputs are checked and counted against its own structure's laws. The first
     structural violation ends the schedule (recorded in the first observations)."""
     rng = np.random.default_rng(seed)
-    observations = tuple(Observations(c, 0, has_labels=True, rows=[]) for c in cases)
+    observations = tuple(Observations(c, samples_per_row, has_labels=True, rows=[]) for c in cases)
     checkers: list[_Checker | None] = [None, None]
     for k in range(calls):
         which = k % 2

@@ -92,7 +92,6 @@ class _GateState:
                                    keep_going=self.kwargs["keep_going"])
         return self._port
 
-
     def result(self, index: int) -> CaseResult:
         if index not in self.results:
             from pcg_verify.checks import run_case, torch_threads

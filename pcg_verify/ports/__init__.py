@@ -36,7 +36,7 @@ from pcg_verify.ports._contract import (
     run_contained,
 )
 from pcg_verify.ports._exec import EXEC_PREFIX, ExecPort, parse_exec_spec
-from pcg_verify.ports._loading import LoadedPort, load_port, open_port, resolve_port
+from pcg_verify.ports._loading import LoadedPort, load_port, open_port
 from pcg_verify.ports._process import ProcessPort
 from pcg_verify.ports._worker import IsolatedPort
 
@@ -58,7 +58,6 @@ __all__ = [
     "open_port",
     "parse_exec_spec",
     "reference_port",
-    "resolve_port",
     "run_contained",
     "ssd_port",
     "standard_port",

@@ -21,7 +21,7 @@ from pcg_verify.ports._imports import check_import_spec, import_callable
 from pcg_verify.ports._process import ProcessPort
 from pcg_verify.ports._worker import IsolatedPort
 
-__all__ = ["LoadedPort", "load_port", "open_port", "resolve_port"]
+__all__ = ["LoadedPort", "load_port", "open_port"]
 
 
 def load_port(spec: str) -> Port:
@@ -58,11 +58,6 @@ class LoadedPort:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         self.close()
-
-
-def resolve_port(port: Port | str, port_name: str | None = None) -> LoadedPort:
-    """Load ``port`` if it is a spec (in this process); find a spec that reloads a callable when one exists."""
-    return open_port(port, port_name=port_name)
 
 
 def open_port(port: Port | str, *, port_name: str | None = None, isolate: bool = False,
