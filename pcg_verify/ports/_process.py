@@ -414,12 +414,31 @@ class ProcessPort:
         return self._request(draft_tokens, draft_probs, target_probs, groups, generator)
 
 
-def _kill_marked(entry: bytes) -> None:
+def _kill_marked(entry: bytes, settle: float = 5.0) -> None:
     """SIGKILL every process whose environment holds ``entry`` (Linux ``/proc``; nothing elsewhere): the
-    descendants of a port program, even those that left its session."""
+    descendants of a port program, even those that left its session.
+
+    Returns once every such process is gone or a zombie (dead, waiting for whoever adopted it to reap it),
+    or after ``settle`` seconds: a SIGKILL is delivered asynchronously, and a process that forks while the
+    scan runs is caught by the next scan.
+    """
     proc = Path("/proc")
     if not proc.is_dir():
         return
+    deadline = time.monotonic() + settle
+    while True:
+        living = [pid for pid in _marked(proc, entry) if not is_dead(pid)]
+        if not living or time.monotonic() > deadline:
+            return
+        for pid in living:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.01)  # polling a kernel state change with a deadline, not waiting on a test event
+
+
+def _marked(proc: Path, entry: bytes) -> list[int]:
+    """The pids (not this process) whose environment holds ``entry``."""
+    found = []
     for pid_dir in proc.iterdir():
         if not pid_dir.name.isdigit() or int(pid_dir.name) == os.getpid():
             continue
@@ -428,5 +447,14 @@ def _kill_marked(entry: bytes) -> None:
         except OSError:  # gone, or not ours to read
             continue
         if entry in environ.split(b"\0"):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(int(pid_dir.name), signal.SIGKILL)
+            found.append(int(pid_dir.name))
+    return found
+
+
+def is_dead(pid: int) -> bool:
+    """Whether ``pid`` is gone or a zombie (Linux ``/proc/PID/stat``: the state letter after the name)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat[stat.rindex(")") + 2:][:1] in ("Z", "X")
