@@ -88,6 +88,10 @@ class Case:
         False: the gate hands the port transposed (non-contiguous) views of equal values.
     call_rows : tuple of int
         The cycle of rows per port call (multiples of B); empty: as many as fit.
+    decode_loop : bool
+        The calls follow a decode loop: one generator for every call of an
+        experiment (seeded once), results kept across calls, rows per call
+        changing along ``call_rows`` (:mod:`pcg_verify._call_patterns`).
     """
 
     draft_probs: torch.Tensor
@@ -103,6 +107,7 @@ class Case:
     family: str = ""
     contiguous: bool = True
     call_rows: tuple[int, ...] = ()
+    decode_loop: bool = False
 
     @property
     def vocab_size(self) -> int:
