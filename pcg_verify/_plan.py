@@ -13,6 +13,7 @@ from pcg_verify._call_patterns import pattern_test_count, pooled_test_count
 from pcg_verify._experiment import row_laws
 from pcg_verify.budgets import PROCEDURE, Budget, Procedure
 from pcg_verify.cases import Case, case_seed, draw_case
+from pcg_verify.cases._design import covering_array, designed_case
 from pcg_verify.cases._families import family_case, label_cells
 from pcg_verify.laws import BlockLaw
 from pcg_verify.stats import min_samples_for_categorical
@@ -49,10 +50,14 @@ def gate_case(budget: Budget, seed: int, index: int, *, singleton_only: bool = F
     Its seed is the Cantor pairing of (seed, index), so no two pairs share one;
     consecutive indices cycle through every group kind, relation and
     distribution kind. The last drawn case of a budget with ``unaligned_vocab``
-    uses that tile-unaligned vocabulary size; the last ``len(budget.families)``
-    cases are one case of each family (:mod:`pcg_verify.cases._families`), in order.
+    uses that tile-unaligned vocabulary size; then come one case of each family
+    (:mod:`pcg_verify.cases._families`), in order, and the ``budget.designed`` cases: row
+    ``index − drawn − len(families)`` of the master seed's covering array (:mod:`pcg_verify.cases._design`).
     """
-    drawn = budget.cases - len(budget.families)
+    drawn = budget.drawn
+    if index >= drawn + len(budget.families):
+        row = covering_array(seed, size=budget.designed)[index - drawn - len(budget.families)]
+        return designed_case(row, case_seed(seed, index), singleton_only=singleton_only)
     if index >= drawn:
         return family_case(budget.families[index - drawn], case_seed(seed, index), singleton_only=singleton_only)
     unaligned = budget.unaligned_vocab is not None and index == drawn - 1
@@ -79,7 +84,11 @@ def plan_gate(budget: Budget, seed: int, *, singleton_only: bool = False,
         if case.family:  # sized on the groups that carry mass, capped (each test reports what it detects)
             cells = max(2, label_cells(case))
             n = min_samples_for_categorical(budget.discrepancy, per_test, budget.false_negative_rate, n_cells=cells)
-            samples.append(int(min(n, budget.family_samples_per_row)))
+            cap = budget.family_samples_per_row
+            if case.design:  # a paper-scale designed case hands at most design_entries probability entries
+                per_row = case.batch * (2 * case.gamma + 1) * case.vocab_size
+                cap = min(cap, max(budget.design_min_samples, budget.design_entries // per_row))
+            samples.append(int(min(n, cap)))
             continue
         cells = max(2, case.groups.num_groups)
         n = min_samples_for_categorical(budget.discrepancy, per_test, budget.false_negative_rate, n_cells=cells)

@@ -135,9 +135,9 @@ class Budget:
     name : str
         How reports and replay lines name the budget.
     cases : int
-        Cases per master seed, the family cases included: cases
-        ``0 … cases − len(families) − 1`` are drawn, the last
-        ``len(families)`` are one case of each family, in order.
+        Cases per master seed, family and designed cases included: the first
+        ``cases − len(families) − designed`` are drawn, then one case of each
+        family, in order, then the ``designed`` cases.
     discrepancy : float
         Total variation that each position-0 group-label test detects with
         power ≥ 1 − ``false_negative_rate`` at its Bonferroni level.
@@ -159,9 +159,20 @@ class Budget:
         every family case rejects. Every budget lists all of them, so every
         master seed covers every dimension.
     family_samples_per_row : int
-        Cap on replicates per row of a family case (its position-0 promise
-        holds when the sized count is below the cap; each test reports the
-        discrepancy it detects).
+        Cap on replicates per row of a family or designed case (its position-0
+        promise holds when the sized count is below the cap; each test reports
+        the discrepancy it detects).
+    designed : int
+        Designed cases per master seed (:mod:`pcg_verify.cases._design`): a
+        covering array over the coverage dimensions, every pair of values in at
+        least one case, built afresh from each master seed and padded to this
+        many rows by a second cover. 0: none.
+    design_entries : int
+        Probability entries (rows × (2γ+1) × V) a designed case's experiment
+        may hand the port; a paper-scale case gets fewer replicates per row, never
+        fewer than ``design_min_samples``.
+    design_min_samples : int
+        The fewest replicates per row of a designed case.
     """
 
     name: str
@@ -176,6 +187,9 @@ class Budget:
     unaligned_vocab: int | None = None
     families: tuple[str, ...] = ()
     family_samples_per_row: int = 1000
+    designed: int = 0
+    design_entries: int = 400_000_000
+    design_min_samples: int = 100
 
     def __post_init__(self) -> None:
         if isinstance(self.families, str) or not all(isinstance(f, str) for f in self.families):
@@ -186,8 +200,11 @@ class Budget:
             raise InvalidArgumentError("families", self.families, f"names unknown families {unknown}",
                                        f"choose from {sorted(FAMILY_NAMES)}")
         check_int("family_samples_per_row", self.family_samples_per_row, minimum=1)
+        check_int("designed", self.designed, minimum=0)
+        check_int("design_entries", self.design_entries, minimum=1)
+        check_int("design_min_samples", self.design_min_samples, minimum=1)
         drawn = 1 if self.unaligned_vocab is not None else 0
-        check_int("cases", self.cases, minimum=max(1, len(self.families) + drawn))
+        check_int("cases", self.cases, minimum=max(1, len(self.families) + self.designed + drawn))
         check_real("discrepancy", self.discrepancy, minimum=0.0, maximum=1.0)
         check_real("false_negative_rate", self.false_negative_rate, minimum=0.0, maximum=1.0)
         check_int("max_vocab", self.max_vocab, minimum=2)
@@ -198,14 +215,18 @@ class Budget:
         if self.unaligned_vocab is not None:
             check_int("unaligned_vocab", self.unaligned_vocab, minimum=2)
 
+    @property
+    def drawn(self) -> int:
+        """How many of the cases are drawn (the rest are family and designed cases)."""
+        return self.cases - len(self.families) - self.designed
+
     def drawn_only(self) -> Budget:
-        """This budget without its family cases, named ``<name>-drawn``: the same drawn cases and seeds,
-        with the Bonferroni count of those alone. For calibration and power studies of the drawn cases
-        (the family cases cost most of a standard run); not a gate for a release."""
-        if not self.families:
+        """This budget without its family and designed cases, named ``<name>-drawn``: the same drawn cases and
+        seeds, with the Bonferroni count of those alone. For calibration and power studies of the drawn cases
+        (the engine-scale cases cost most of a standard run); not a gate for a release."""
+        if not self.families and not self.designed:
             return self
-        return dataclasses.replace(self, name=f"{self.name}-drawn", families=(),
-                                   cases=self.cases - len(self.families))
+        return dataclasses.replace(self, name=f"{self.name}-drawn", families=(), designed=0, cases=self.drawn)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -221,6 +242,9 @@ class Budget:
             "unaligned_vocab": self.unaligned_vocab,
             "families": list(self.families),
             "family_samples_per_row": self.family_samples_per_row,
+            "designed": self.designed,
+            "design_entries": self.design_entries,
+            "design_min_samples": self.design_min_samples,
         }
 
 
@@ -229,10 +253,13 @@ BUDGETS: MappingProxyType[str, Budget] = MappingProxyType({
     # quick is a smoke test in a fraction of a second: toy cases only, no engine-scale family.
     "quick": Budget(name="quick", cases=8, discrepancy=0.15, max_vocab=12, max_gamma=3, max_batch=2,
                     max_samples_per_row=50_000, batch_invariance_cases=1),
-    "standard": Budget(name="standard", cases=24 + 4, discrepancy=0.05, max_vocab=24, max_gamma=4, max_batch=3,
+    # standard and thorough: drawn toy cases, then a covering array of engine-scale designed cases (every pair of
+    # coverage values on every master seed; the four engine families are its first points).
+    "standard": Budget(name="standard", cases=24 + 32, discrepancy=0.05, max_vocab=24, max_gamma=4, max_batch=3,
                        max_samples_per_row=200_000, batch_invariance_cases=2, unaligned_vocab=257,
-                       families=("llasa", "codec", "unaligned", "single_row"), family_samples_per_row=400),
-    "thorough": Budget(name="thorough", cases=48 + 4, discrepancy=0.03, max_vocab=48, max_gamma=5, max_batch=4,
+                       family_samples_per_row=400, designed=32),
+    "thorough": Budget(name="thorough", cases=48 + 32, discrepancy=0.03, max_vocab=48, max_gamma=5, max_batch=4,
                        max_samples_per_row=1_000_000, batch_invariance_cases=4, unaligned_vocab=1025,
-                       families=("llasa", "codec", "unaligned", "single_row"), family_samples_per_row=2400),
+                       family_samples_per_row=2400, designed=32, design_entries=2_400_000_000,
+                       design_min_samples=600),
 })

@@ -88,6 +88,9 @@ class Case:
         False: the gate hands the port transposed (non-contiguous) views of equal values.
     call_rows : tuple of int
         The cycle of rows per port call (multiples of B); empty: as many as fit.
+    design : tuple of (str, str)
+        For a designed case (:mod:`pcg_verify.cases._design`): its point, one
+        value per coverage dimension, which with ``seed`` rebuilds it.
     decode_loop : bool
         The calls follow a decode loop: one generator for every call of an
         experiment (seeded once), results kept across calls, rows per call
@@ -108,6 +111,7 @@ class Case:
     contiguous: bool = True
     call_rows: tuple[int, ...] = ()
     decode_loop: bool = False
+    design: tuple[tuple[str, str], ...] = ()
 
     @property
     def vocab_size(self) -> int:
@@ -117,6 +121,8 @@ class Case:
     def params(self) -> dict[str, Any]:
         """The keyword arguments of :func:`build_case` (of ``family_case`` for a family case) that
         rebuild this case exactly."""
+        if self.design:
+            return {"design": dict(self.design), "seed": self.seed}
         if self.family:
             return {"family": self.family, "seed": self.seed}
         return {
