@@ -140,3 +140,16 @@ def test_a_results_file_that_passes_with_an_unfinished_case_is_refused() -> None
         category["verdict"] = "pass"
     with pytest.raises(InvalidArgumentError, match="too_slow exactly when a case is unfinished"):
         validate_results(results_json)
+
+
+def test_the_plugin_fails_every_item_of_an_unfinished_case_as_too_slow(pytester: pytest.Pytester) -> None:
+    """Under pytest an unfinished case is no pass and no skip: each item fails, saying too slow."""
+    fifo = pytester.path / "never-written"
+    os.mkfifo(fifo)
+    pytester.makepyfile(slow=SLOW.format(fifo=str(fifo)))
+    result = pytester.runpytest("--pcg-port", "slow.py:blocks", "--pcg-budget", "quick", "--pcg-call-timeout", "5",
+                                "-p", "no:cacheprovider")
+    assert result.parseoutcomes() == {"failed": 8 * len(Category)}, result.outlines[-5:]
+    out = result.stdout.str()
+    assert out.count("TOO SLOW (untested, not failed)") == 8 * len(Category)
+    assert "no answer within 5 s (--call-timeout)" in out and " failed:\n" not in out
