@@ -402,11 +402,13 @@ class ProcessPort:
         """No answer within ``timeout`` seconds (or before the deadline) while ``what``: the child is killed
         and the case is too slow (:class:`PortTooSlow`), not failed: a slow correct port and a hung one
         read the same from outside."""
+        deadline = self.deadline_passed()
         self.discard()
-        if self.deadline_passed():
+        if deadline:
             return PortTooSlow(f"{self._deadline_message()} while {what}: {self.noun} was killed")
         self.hung = self.hung or f"no answer within {timeout:g} s while {what}"
-        return PortTooSlow(f"no answer within {timeout:g} s (--call-timeout) while {what}: {self.noun} was killed"
+        limit = " (--call-timeout)" if timeout == self.call_timeout else ""
+        return PortTooSlow(f"no answer within {timeout:g} s{limit} while {what}: {self.noun} was killed"
                            f"{self.stderr.tail()}")
 
     # ------------------------------------------------------------------ the port contract

@@ -13,11 +13,17 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from pcg_core.errors import InvalidArgumentError
 from pcg_verify._commands import EXIT_FAIL, EXIT_TOO_SLOW
-from pcg_verify.cli import main
+from pcg_verify.budgets import BUDGETS
+from pcg_verify.checks import CaseResult, GatePlan, gate_report, plan_gate, run_case
+from pcg_verify.cli import _exit_status, main
+from pcg_verify.ports import reference_port
+from pcg_verify.reliability import gate_results, validate_results
 from pcg_verify.report import Category, Verdict
 
 SLOW = '''
@@ -43,7 +49,7 @@ def slow_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def _assert_too_slow(report: dict, out: str, first: str, later: str) -> None:
+def _assert_too_slow(report: dict[str, Any], out: str, first: str, later: str) -> None:
     """The report says too slow everywhere and fails nothing; every case is unfinished with its reason."""
     assert report["verdict"] == "too_slow", report["verdict"]
     assert {c["verdict"] for c in report["categories"].values()} == {"too_slow"}, report["categories"]
@@ -84,21 +90,14 @@ def test_a_run_past_the_deadline_is_too_slow_not_a_failure(slow_dir: Path,
 
 
 # ---------------------------------------------------------------------------- the rule, on case results
-def _finished_and_unfinished() -> tuple[object, list]:
+def _finished_and_unfinished() -> tuple[GatePlan, list[CaseResult]]:
     """The quick plan, case 0 run on the reference in-process, case 1 unfinished (too slow)."""
-    from pcg_verify.budgets import BUDGETS
-    from pcg_verify.checks import CaseResult, plan_gate, run_case
-    from pcg_verify.ports import reference_port
-
     plan = plan_gate(BUDGETS["quick"], 0)
     return plan, [run_case(reference_port, plan, 0),
                   CaseResult(1, too_slow="case 1: no answer within 5 s (--call-timeout) while answering a call")]
 
 
 def test_unfinished_cases_make_every_unfailed_category_too_slow_and_keep_what_finished() -> None:
-    from pcg_verify.checks import gate_report
-    from pcg_verify.reliability import gate_results, validate_results
-
     plan, results = _finished_and_unfinished()
     report = gate_report(plan, results, port_name="p", replay=lambda i: f"replay {i}", elapsed_seconds=1.0)
     assert report.verdict == Verdict.TOO_SLOW and not report.passed
@@ -114,23 +113,15 @@ def test_unfinished_cases_make_every_unfailed_category_too_slow_and_keep_what_fi
 
 def test_a_failure_in_a_finished_case_still_fails_the_port() -> None:
     """Too slow never hides evidence: a law rejected in a finished case fails the port (exit 1)."""
-    from pcg_verify.checks import gate_report
-
     plan, results = _finished_and_unfinished()
     results[0].tests[0] = dataclasses.replace(results[0].tests[0], rejected=True, adjusted_pvalue=0.0)
     report = gate_report(plan, results, port_name="p", replay=lambda i: f"replay {i}", elapsed_seconds=1.0)
     assert report.verdict == Verdict.FAIL and report.categories[results[0].tests[0].category].verdict == Verdict.FAIL
     assert report.unfinished and all(v.verdict in (Verdict.FAIL, Verdict.TOO_SLOW) for v in report.categories.values())
-    from pcg_verify.cli import _exit_status
-
     assert _exit_status(report) == EXIT_FAIL
 
 
 def test_a_results_file_that_passes_with_an_unfinished_case_is_refused() -> None:
-    from pcg_core.errors import InvalidArgumentError
-    from pcg_verify.checks import gate_report
-    from pcg_verify.reliability import gate_results, validate_results
-
     plan, results = _finished_and_unfinished()
     report = gate_report(plan, results, port_name="p", replay=lambda i: f"replay {i}", elapsed_seconds=1.0)
     results_json = gate_results(report)
