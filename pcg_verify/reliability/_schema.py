@@ -28,11 +28,13 @@ value and the rule (``results.runs[0].killed='yes': must be a JSON bool``):
 4. the verdicts (:func:`check_verdicts`): recomputed from the evidence and
    compared with the stated ones. A gate run fails exactly when one of its
    categories fails (the gate's rule); else it is ``too_slow`` exactly when
-   it lists an unfinished case (and then no category passed); a category
-   that passed lists no failure and none of its tests was rejected; a mutant is killed exactly
-   when ``killed_by`` names a category; an e2e run that passed lists no
-   failure and no rejected test; the envelope passes exactly when it holds a
-   run and every run passed. **A disagreement is refused**, in either
+   it lists an unfinished case (and then every category that did not fail
+   is ``too_slow``); a category that passed lists no failure and none of
+   its tests was rejected; a mutant is killed exactly when ``killed_by``
+   names a category; an e2e run that passed lists no failure and no
+   rejected test; the envelope passes exactly when it holds a run and every
+   run passed (it is ``too_slow`` when every gate run that did not pass was
+   too slow). **A disagreement is refused**, in either
    direction: the writers derive every verdict, so a file that contradicts
    itself was edited or written by a bug, and the page never shows a
    verdict that its own evidence contradicts (the banner is drawn from
