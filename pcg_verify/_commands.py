@@ -15,7 +15,8 @@ from types import FrameType
 
 from pcg_core.errors import PCGError
 
-__all__ = ["EXIT_FAIL", "EXIT_GATE_ERROR", "EXIT_INTERRUPTED", "EXIT_PASS", "EXIT_TERMINATED", "EXIT_USAGE",
+__all__ = ["EXIT_FAIL", "EXIT_GATE_ERROR", "EXIT_INTERRUPTED", "EXIT_PASS", "EXIT_TERMINATED", "EXIT_TOO_SLOW",
+           "EXIT_USAGE",
            "REQUIRED_ADDRESS_SPACE_MB", "Terminated", "address_space_shortfall", "print_out", "run_command",
            "terminate_like_interrupt"]
 
@@ -25,8 +26,11 @@ __all__ = ["EXIT_FAIL", "EXIT_GATE_ERROR", "EXIT_INTERRUPTED", "EXIT_PASS", "EXI
 REQUIRED_ADDRESS_SPACE_MB = 2048
 
 #: 0 pass, 1 the port is wrong, 2 usage (the gate could not run), 3 the gate itself failed (a defect of
-#: the gate, never the port's fault), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
-EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_GATE_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
+#: the gate, never the port's fault), 4 too slow (no failure in the cases that finished, but the port was
+#: too slow to finish every case within --call-timeout / --deadline: not a pass, not a verdict that the
+#: port is wrong), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_GATE_ERROR, EXIT_TOO_SLOW = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 
 
 class Terminated(KeyboardInterrupt):

@@ -34,7 +34,7 @@ from pcg_core.validation import check_probs, sum_tolerance
 from pcg_verify.cases import Case
 from pcg_verify.cases._families import present
 from pcg_verify.laws import BlockLaw, block_law
-from pcg_verify.ports import Port, PortOutput, PortProtocolError, call_port
+from pcg_verify.ports import Port, PortOutput, PortProtocolError, PortTooSlow, call_port
 
 __all__ = [
     "PAIR_LEVELS",
@@ -333,7 +333,8 @@ def call_inputs(case: Case, drafts: torch.Tensor) -> tuple[torch.Tensor, torch.T
 
 def call(port: Port, case: Case, drafts: torch.Tensor, seed: int) -> PortOutput:
     """The gate's one call of a port: ``case``'s inputs for the draft rows ``drafts`` [R, γ] (R a multiple
-    of B), a generator seeded with ``seed``; every failure is a :class:`~pcg_verify.ports.PortProtocolError`."""
+    of B), a generator seeded with ``seed``; every failure is a :class:`~pcg_verify.ports.PortProtocolError`
+    (:class:`~pcg_verify.ports.PortTooSlow` when it did not answer in time: the callers let it through)."""
     return call_port(port, *call_inputs(case, drafts), case.groups, seed)
 
 
@@ -366,7 +367,9 @@ def observe(
         stop = start + size
         try:
             out = call(port, sub, drafts[start:stop], derived_seed(seed, k))
-        except PortProtocolError as error:  # every failure of the port (see call_port) ends the run
+        except PortTooSlow:  # not a violation: the case is unfinished (checks.run_case)
+            raise
+        except PortProtocolError as error:  # every other failure of the port (see call_port) ends the run
             obs.add_violation(1, str(error))
             return obs
         if k == 0:
@@ -397,6 +400,8 @@ def observe_alternating(port: Port, cases: tuple[Case, Case], laws: tuple[list[B
         drafts = draft_tokens_for(current, rows_per_call, rng)
         try:
             out = call(port, current, drafts, derived_seed(seed, k))
+        except PortTooSlow:
+            raise
         except PortProtocolError as error:
             observations[0].add_violation(1, f"groups alternated between calls: {error}")
             break

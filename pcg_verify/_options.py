@@ -65,16 +65,19 @@ GATE_OPTIONS: tuple[Option, ...] = (
     Option("singleton-groups", "every case uses singleton groups, so a plain speculative sampler can be gated",
            flag=True, keyword="singleton_only"),
     Option("in-process", "call the port in this process instead of an isolated worker", flag=True),
-    Option("call-timeout", f"seconds one port call may take in the worker (default: {DEFAULT_CALL_TIMEOUT:g})",
+    Option("call-timeout", "seconds one port call may take in the worker or exec: program (default: "
+           f"{DEFAULT_CALL_TIMEOUT:g}); a call past it leaves its case unfinished and the verdict TOO SLOW, "
+           "never a failure: raise it for a slow port",
            float, DEFAULT_CALL_TIMEOUT,
            keyword="call_timeout", metavar="S"),
-    Option("deadline", "seconds the whole run may take in the worker (default: none)", float, None,
+    Option("deadline", "seconds the whole run may take in the worker or exec: program (default: none); the "
+           "cases it cuts short are unfinished and the verdict TOO SLOW, never a failure", float, None,
            keyword="deadline", metavar="S"),
     Option("threads", "torch threads for the gate and the port, at most the machine's cores (default: 1, "
            "fastest for the gate's small tensors and immune to a busy machine)", int, 1, keyword="threads",
            metavar="N"),
     Option("keep-going", "after a port call timed out, keep calling the port in every later case (default: "
-           "later cases are not called, so a hanging port costs one call timeout)", flag=True,
+           "later cases are not called, so a slow or hanging port costs one call timeout)", flag=True,
            keyword="keep_going"),
 )
 

@@ -1,5 +1,9 @@
 """Step 4 of the gate (:mod:`pcg_verify.checks`): what each case decided, one verdict per category, the report.
 
+A case the port was too slow to finish (``CaseResult.too_slow``) is untested, never failed: when no
+category fails, every category that did not fail reads ``too_slow`` and so does the report; a failure
+found in the cases that finished still fails the port (it is evidence whatever the rest would show).
+
 Math follows the paper: q is the target, p the draft.
 """
 
@@ -32,6 +36,7 @@ class CaseResult:
     determinism_checked: bool = False
     retried: bool = False
     observations: Observations | None = None  # stage 1, full batch
+    too_slow: str | None = None  # why the case is unfinished: a call past the limit or the deadline
 
     @property
     def rejected(self) -> bool:
@@ -50,7 +55,11 @@ class CaseResult:
         return [describe_rejection(t) for t in sorted(rejected, key=lambda t: t.pvalue) if t.category == category]
 
     def untested(self, category: Category) -> str | None:
-        """Why this case tested nothing of ``category`` (None when it did); the plugin skips such items."""
+        """Why this case tested nothing of ``category`` (None when it did); the plugin skips such items.
+
+        An unfinished case (too slow) tested no category to the end."""
+        if self.too_slow is not None:
+            return f"unfinished, too slow: {self.too_slow}"
         if category == Category.STRUCTURE:
             return None
         if category == Category.DETERMINISM:
@@ -129,6 +138,19 @@ def _verdicts(plan: GatePlan, results: list[CaseResult], replay: Callable[[int],
     return {c: out[c] for c in Category}
 
 
+def _too_slow(categories: dict[Category, CategoryVerdict], unfinished: int,
+              total: int) -> dict[Category, CategoryVerdict]:
+    """``categories`` with every verdict but a fail made ``too_slow`` when ``unfinished`` of the ``total``
+    cases did not finish: what the finished cases said is kept in the message, never reported as a pass."""
+    if not unfinished:
+        return categories
+    note = f"{unfinished} of {total} case(s) unfinished (the port was too slow)"
+    return {c: v if v.verdict == Verdict.FAIL else
+            CategoryVerdict(c, Verdict.TOO_SLOW, f"{note}; no case finished" if unfinished == total else
+                            f"{note}; in the finished cases: {v.verdict.words}, {v.message}")
+            for c, v in categories.items()}
+
+
 def gate_report(plan: GatePlan, results: list[CaseResult], *, port_name: str, replay: Callable[[int], str],
                 elapsed_seconds: float) -> GateReport:
     """Step 4: the verdicts and the report of ``results`` (cases of ``plan`` in index order, each run once).
@@ -142,10 +164,11 @@ def gate_report(plan: GatePlan, results: list[CaseResult], *, port_name: str, re
     counted = [r for r in results if r.observations is not None and r.observations.rows]
     observed = [r.observations for r in counted if r.observations is not None]
     has_labels = all(o.has_labels for o in observed)
-    categories = _verdicts(plan, results, replay, has_labels)
+    unfinished = tuple(f"{r.too_slow}. Reproduce: {replay(r.index)}" for r in results if r.too_slow is not None)
+    categories = _too_slow(_verdicts(plan, results, replay, has_labels), len(unfinished), len(results))
     failed = any(v.verdict == Verdict.FAIL for v in categories.values())
     return GateReport(
-        verdict=Verdict.FAIL if failed else Verdict.PASS,
+        verdict=Verdict.FAIL if failed else Verdict.TOO_SLOW if unfinished else Verdict.PASS,
         port=port_name,
         budget=plan.budget,
         seed=plan.seed,
@@ -161,4 +184,5 @@ def gate_report(plan: GatePlan, results: list[CaseResult], *, port_name: str, re
         per_test_level=plan.per_test_level,
         evidence=report_evidence([t for r in results for t in r.tests],
                                  [(r.index, o, plan.laws_of(r.index)) for r, o in zip(counted, observed, strict=True)]),
+        unfinished=unfinished,
     )

@@ -24,8 +24,12 @@ this procedure, step by step:
    over that case's stage-2 tests: adjusted p ≤ ``retry_rate`` fails.
    Every decision is local to its case, so cases can run anywhere (the
    pytest plugin spreads them over workers) and give the same verdict.
+   A port that does not answer in time (a call past ``call_timeout``, or
+   the run's ``deadline`` passed) leaves its case **unfinished, too slow**:
+   never a structure or law failure, and never a pass.
 4. **Verdicts.** One per category (:class:`~pcg_verify.report.Category`);
-   the port passes when no category fails. The family-wise false-positive
+   the port passes when no category fails and every case finished; with no
+   failure but an unfinished case the verdict is ``too_slow``. The family-wise false-positive
    rate is :attr:`Procedure.family_false_positive_rate` (1e-3 by default;
    the argument is in :mod:`pcg_verify.budgets`).
 
@@ -53,7 +57,15 @@ from pcg_verify._options import check_seconds, check_threads
 from pcg_verify._plan import GatePlan, gate_case, plan_gate
 from pcg_verify._verdicts import CaseResult, describe_rejection, gate_report
 from pcg_verify.budgets import BUDGETS, PROCEDURE, Budget, Procedure
-from pcg_verify.ports import DEFAULT_CALL_TIMEOUT, REFERENCE_PORT, LoadedPort, Port, PortProtocolError, open_port
+from pcg_verify.ports import (
+    DEFAULT_CALL_TIMEOUT,
+    REFERENCE_PORT,
+    LoadedPort,
+    Port,
+    PortProtocolError,
+    PortTooSlow,
+    open_port,
+)
 from pcg_verify.report import GateFailure, GateReport, LawCheck, replay_line
 from pcg_verify.stats import adjust_family
 
@@ -114,11 +126,24 @@ def run_case(port: Port, plan: GatePlan, index: int) -> CaseResult:
     Stage 2 re-runs a suspicious case with fresh seeds and ``retry_factor`` ×
     the samples, with the same structural checks, and fails at Holm-adjusted
     p ≤ ``retry_rate`` over that case's stage-2 tests.
+
+    A call that does not answer in time (:class:`~pcg_verify.ports.PortTooSlow`) ends the case there:
+    ``result.too_slow`` says why, and what was decided before it stands.
     """
-    procedure, result = plan.procedure, CaseResult(index)
+    result = CaseResult(index)
+    try:
+        _stages(port, plan, index, result)
+    except PortTooSlow as error:
+        result.too_slow = f"case {index}: {error}"
+    return result
+
+
+def _stages(port: Port, plan: GatePlan, index: int, result: CaseResult) -> None:
+    """:func:`run_case`'s work, recorded in ``result``; raises PortTooSlow when a call is too slow."""
+    procedure = plan.procedure
     first = _runs(port, plan, index, 1, result)
     if first is None:
-        return result
+        return
     result.tests = [dataclasses.replace(t, adjusted_pvalue=a, rejected=a <= procedure.direct_rate)
                     for t in first for a in [min(1.0, t.pvalue * plan.planned_tests)]]
     try:  # the case's first call repeated after all others, then two large calls under one seed
@@ -127,11 +152,13 @@ def run_case(port: Port, plan: GatePlan, index: int) -> CaseResult:
                               or determinism_differs(port, plan.cases[index], derived_seed(plan.seed, index, 1, 2),
                                                      procedure.determinism_replicates))
         result.determinism_checked = True
+    except PortTooSlow:
+        raise
     except PortProtocolError as error:
         result.structure.append(f"case {index}, determinism calls: {error}")
-        return result
+        return
     if result.rejected or not any(t.adjusted_pvalue <= procedure.suspicious_rate for t in result.tests):
-        return result
+        return
     result.retried = True
     second = _runs(port, plan, index, 2, result)
     if second:
@@ -139,7 +166,6 @@ def run_case(port: Port, plan: GatePlan, index: int) -> CaseResult:
                                  method="holm")
         result.tests += [dataclasses.replace(t, adjusted_pvalue=float(p), rejected=bool(r))
                          for t, p, r in zip(second, decision.adjusted_pvalues, decision.rejected, strict=True)]
-    return result
 
 
 # --------------------------------------------------------------------------- the gate
@@ -172,7 +198,7 @@ def run_gate(
 ) -> GateReport:
     """Run the gate's procedure (module docstring) on ``port`` and return the report.
 
-    Never raises on a verdict: the report says pass or fail.
+    Never raises on a verdict: the report says pass, fail or too slow (``report.verdict``).
 
     Parameters
     ----------
@@ -198,20 +224,22 @@ def run_gate(
         An ``exec:`` program is its own process already.
     call_timeout : float
         In a worker or an ``exec:`` program: seconds one port call may take
-        (at least :data:`~pcg_verify._options.MIN_CALL_TIMEOUT`, 5 s).
+        (at least :data:`~pcg_verify._options.MIN_CALL_TIMEOUT`, 5 s); a call
+        past it leaves its case unfinished and the verdict ``too_slow``
+        (unless another case failed).
     deadline : float, optional
         In a worker or an ``exec:`` program: seconds the whole run may take
-        (at least 5 s); calls after it fail.
+        (at least 5 s); the cases it cuts short are unfinished, too slow.
     threads : int or None
         torch intra-op threads while the gate runs (restored afterwards), at
         most the machine's cores; the gate's tensors are small, so one thread
         is fastest and immune to busy neighbours. None leaves torch's setting alone.
     keep_going : bool
         In a worker or an ``exec:`` program: after a call timed out, keep
-        calling the port in every later case. By default later calls fail at
-        once ("not called: the port already hung"), so a port that hangs on
-        every call costs one ``call_timeout``, not one per case; the verdict
-        is a fail either way.
+        calling the port in every later case. By default later cases are not
+        called ("not called: the port was too slow in an earlier call"), so a
+        port that hangs on every call costs one ``call_timeout``, not one per
+        case; the verdict is too slow either way.
     progress : callable, optional
         Called as ``progress(done, total)`` after each case.
 

@@ -16,8 +16,11 @@
 Exit codes: 0 pass, 1 the port is wrong, 2 the gate could not run (usage
 error, a port that cannot be loaded, an unwritable output path, a budget that
 cannot keep its promise), 3 the gate itself failed (a defect of the gate, or
-too little memory for it: never a verdict on the port), 130 interrupted
-(Ctrl-C), 143 terminated (SIGTERM); no report is written after 3, 130 or 143.
+too little memory for it: never a verdict on the port), 4 too slow (nothing
+failed in the cases that finished, but a port call ran past --call-timeout or
+the run past --deadline: the unfinished cases are untested; never a pass, and
+not a verdict that the port is wrong), 130 interrupted (Ctrl-C), 143
+terminated (SIGTERM); no report is written after 3, 130 or 143.
 ``e2e`` decodes with a Hugging Face target/draft pair (docs/e2e.md): 0 when
 every run's monitors pass, 1 when one fails, 2 on a usage error.
 
@@ -46,6 +49,7 @@ from pcg_verify._commands import (
     EXIT_GATE_ERROR,
     EXIT_INTERRUPTED,
     EXIT_PASS,
+    EXIT_TOO_SLOW,
     EXIT_USAGE,
     REQUIRED_ADDRESS_SPACE_MB,
     address_space_shortfall,
@@ -63,8 +67,8 @@ from pcg_verify._options import (
 from pcg_verify.e2e._arguments import add_decoding_arguments
 from pcg_verify.tts._cli import add_parser as add_tts_parser
 
-__all__ = ["EXIT_FAIL", "EXIT_GATE_ERROR", "EXIT_INTERRUPTED", "EXIT_PASS", "EXIT_USAGE", "build_parser", "main",
-           "run_command"]
+__all__ = ["EXIT_FAIL", "EXIT_GATE_ERROR", "EXIT_INTERRUPTED", "EXIT_PASS", "EXIT_TOO_SLOW", "EXIT_USAGE",
+           "build_parser", "main", "run_command"]
 
 _CHECK_EXAMPLES = f"""\
 examples:
@@ -77,9 +81,17 @@ examples:
   pcg-verify check myengine.sd:rejection_sampler --singleton-groups   # plain speculative decoding
   pcg-verify check pcg_verify.bugs:mutants.dense_shared_uniform       # a planted bug: exits 1
   pcg-verify check PORT --budget standard --seed 0 --case 7           # replay one case (failures print this)
+  pcg-verify check ./slow_port.py:verify --call-timeout 600           # a slow port: see "slow ports" below
+
+slow ports: a port that verifies row by row may need minutes per call on the largest calls (up to 16,384
+  rows or 2^24 probabilities each). A call past --call-timeout (default 60 s), or the run past --deadline
+  (default: none), leaves its case unfinished: the verdict is TOO SLOW (exit 4), the unfinished cases are
+  listed as untested, never failed. Re-run with a larger --call-timeout and without --deadline (or a larger
+  one); --keep-going keeps calling after a timeout instead of skipping the later cases. See docs/gate.md.
 
 exit codes: 0 pass, 1 the port is wrong, 2 the gate could not run, 3 the gate itself failed,
-            130 interrupted, 143 terminated
+            4 too slow (not a pass; nothing failed in the cases that finished), 130 interrupted,
+            143 terminated
 """
 
 
@@ -257,6 +269,11 @@ def _check_outputs(args: argparse.Namespace) -> None:
         check_report_directory(args.report, "--report")
 
 
+def _exit_status(report: Any) -> int:
+    """0 pass, 1 fail, 4 too slow (:class:`~pcg_verify.report.Verdict`)."""
+    return {"pass": EXIT_PASS, "too_slow": EXIT_TOO_SLOW}.get(str(report.verdict), EXIT_FAIL)
+
+
 def _check(args: argparse.Namespace) -> int:
     from pcg_verify.checks import run_gate
     from pcg_verify.reliability._progress import progress_bar
@@ -280,7 +297,7 @@ def _check(args: argparse.Namespace) -> int:
         print("pcg-verify: gate error: internal error (please report it):\n" + traceback.format_exc(),
               file=sys.stderr)
         return EXIT_GATE_ERROR
-    status = EXIT_PASS if report.passed else EXIT_FAIL
+    status = _exit_status(report)
     page = ""
     if args.report is not None:
         try:

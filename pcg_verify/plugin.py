@@ -8,6 +8,10 @@ gate is local to its case (see :mod:`pcg_verify.checks`), so ``pytest -n auto
 verdict of ``pcg-verify check PORT`` with the same budget and seed; items of
 one case carry one ``xdist_group`` so ``--dist loadgroup`` runs each case once.
 
+A case the port was too slow to finish (a call past ``--pcg-call-timeout``,
+or the run past ``--pcg-deadline``) fails each of its items that found no
+failure with "too slow": never a pass, never a law or structure failure.
+
 Without ``--pcg-port`` the plugin adds nothing but its options and the
 ``pcg_gate`` fixture, for a project's own tests::
 
@@ -241,6 +245,10 @@ class GateFailureInCase(AssertionError):
     """One category of one case failed; the message ends with the replay command."""
 
 
+class GateTooSlowInCase(AssertionError):
+    """The port was too slow to finish one case: its categories are untested, and that is not a pass."""
+
+
 class GateItem(pytest.Item):
     """One (case, category) of the gate."""
 
@@ -260,6 +268,9 @@ class GateItem(pytest.Item):
             for line in result.failures(Category.STRUCTURE)]
         if failures:
             raise GateFailureInCase("\n".join(failures) + f"\nReproduce: {state.replay(self.index)}")
+        if result.too_slow is not None:
+            raise GateTooSlowInCase(f"{result.too_slow}\nA slow port needs a larger --pcg-call-timeout and a larger "
+                                    f"or no --pcg-deadline.\nReproduce: {state.replay(self.index)}")
         untested = result.untested(category)
         if untested is not None:  # never a pass: a skip with the reason (a session of only skips fails)
             pytest.skip(f"pcg gate: case {self.index} [{category}] untested: {untested}")
@@ -268,6 +279,8 @@ class GateItem(pytest.Item):
                      style: Any = None) -> str:
         if isinstance(excinfo.value, GateFailureInCase):
             return f"pcg gate: case {self.index}, {self.category} failed:\n{excinfo.value}"
+        if isinstance(excinfo.value, GateTooSlowInCase):
+            return f"pcg gate: case {self.index}, {self.category} TOO SLOW (untested, not failed):\n{excinfo.value}"
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[str, int | None, str]:

@@ -2,12 +2,17 @@
 
 The JSON form (:meth:`GateReport.to_dict`) has a versioned schema,
 :data:`SCHEMA_VERSION`; non-finite numbers are written as ``null`` and text is
-UTF-8 (never ASCII-escaped). Fields of version 1:
+UTF-8 (never ASCII-escaped). Fields of version 2 (version 1 had neither the
+verdict ``too_slow`` nor ``unfinished``):
 
-``schema_version`` int; ``verdict`` "pass" | "fail"; ``port`` str;
+``schema_version`` int; ``verdict`` "pass" | "fail" | "too_slow" (fail when a
+category fails; else too_slow when a case is unfinished; else pass);
+``unfinished`` [str, one per case the port was too slow to finish: why, and
+its replay command]; ``port`` str;
 ``budget`` object (:meth:`Budget.to_dict`); ``seed`` int; ``singleton_only``
 bool; ``procedure`` object (rates, family-wise rate, description);
-``categories`` {name: {name, verdict, message, failures, omitted}};
+``categories`` {name: {name, verdict ("pass" | "fail" | "untested" |
+"too_slow"), message, failures}};
 ``variability`` {observed/reference conditional entropy (nats), within-group
 TV}; ``retried_cases`` [int]; ``cases`` [object]; ``tests`` [object, one per
 goodness-of-fit test: category, case_index, row, position, law, stage,
@@ -50,7 +55,7 @@ __all__ = [
 ]
 
 #: Version of the JSON report's schema (see the module docstring).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Failures listed per category in :meth:`GateReport.summary`; the rest are counted.
 MAX_LISTED_FAILURES = 5
 
@@ -72,11 +77,19 @@ class Category(StrEnum):
 
 
 class Verdict(StrEnum):
-    """A category's verdict: it passed, it failed, or nothing could test it (never counted as a pass)."""
+    """A verdict: it passed, it failed, nothing could test it, or the port was too slow to finish every case
+    (a call past the call limit, or the run's deadline passed). Only PASS is a pass; TOO_SLOW is never a
+    failure of a law or of the structure: the unfinished cases are untested."""
 
     PASS = "pass"
     FAIL = "fail"
     UNTESTED = "untested"
+    TOO_SLOW = "too_slow"
+
+    @property
+    def words(self) -> str:
+        """How a reader sees it: ``pass``, ``fail``, ``untested``, ``too slow``."""
+        return self.value.replace("_", " ")
 
 
 def json_ready(value: Any) -> Any:
@@ -219,6 +232,7 @@ class GateReport:
     elapsed_seconds: float
     per_test_level: float
     evidence: dict[str, Any] = field(default_factory=dict)  # plot data: worst tests' cells, variability by case
+    unfinished: tuple[str, ...] = ()  # the cases the port was too slow to finish: why, and the replay line
 
     @property
     def passed(self) -> bool:
@@ -233,12 +247,20 @@ class GateReport:
         untested = [c for c in Category if self.categories[c].verdict == Verdict.UNTESTED]
         note = f" ({len(untested)} categor{'y' if len(untested) == 1 else 'ies'} untested: " \
                f"{', '.join(map(str, untested))})" if untested else ""
-        lines = [f"pcg-verify: {self.verdict.upper()}{note} — port {self.port}, budget {self.budget.name}, "
+        lines = [f"pcg-verify: {self.verdict.words.upper()}{note} — port {self.port}, budget {self.budget.name}, "
                  f"seed {self.seed}, {len(self.cases)} cases, {len(self.tests)} tests, "
                  f"{self.elapsed_seconds:.1f} s"]
+        if self.unfinished:
+            lines.append(f"  too slow: {len(self.unfinished)} of {len(self.cases)} case(s) unfinished, so untested "
+                         "(not failed); a slow port needs a larger --call-timeout and a larger or no --deadline "
+                         "(docs/gate.md, 'Slow ports')")
+            lines.extend(f"      {line}" for line in self.unfinished[:MAX_LISTED_FAILURES])
+            if len(self.unfinished) > MAX_LISTED_FAILURES:
+                lines.append(f"      … and {len(self.unfinished) - MAX_LISTED_FAILURES} more (all are in the JSON "
+                             "report)")
         for name in Category:
             cat = self.categories[name]
-            lines.append(f"  {name:<17} {cat.verdict:<9} {cat.message}")
+            lines.append(f"  {name:<17} {cat.verdict.words:<9} {cat.message}")
             lines.extend(f"      {failure}" for failure in cat.failures[:MAX_LISTED_FAILURES])
             if len(cat.failures) > MAX_LISTED_FAILURES:
                 lines.append(f"      … and {len(cat.failures) - MAX_LISTED_FAILURES} more "
@@ -251,6 +273,7 @@ class GateReport:
         out: dict[str, Any] = json_ready({
             "schema_version": SCHEMA_VERSION,
             "verdict": str(self.verdict),
+            "unfinished": list(self.unfinished),
             "port": self.port,
             "budget": self.budget.to_dict(),
             "seed": self.seed,

@@ -34,6 +34,7 @@ __all__ = [
     "Port",
     "PortOutput",
     "PortProtocolError",
+    "PortTooSlow",
     "call_port",
     "copy_groups",
     "describe_exception",
@@ -79,6 +80,14 @@ class PortProtocolError(AssertionError):
 
     def __init__(self, message: str) -> None:
         super().__init__(printable(message))
+
+
+class PortTooSlow(PortProtocolError):
+    """The port did not answer in time: a call ran past the per-call limit, or the run's deadline passed.
+
+    Not evidence that the port is wrong (a correct port that is merely slow, and one that hangs, read the
+    same): the gate reports the case as unfinished, **too slow**, never as a structure or law failure.
+    """
 
 
 @dataclass(frozen=True)

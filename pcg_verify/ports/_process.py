@@ -3,7 +3,9 @@
 * :class:`ProcessPort`: the base of both transports, a port that lives in a
   child process. Start (a first start that fails means the gate cannot run; a
   restart that fails is a verdict), the per-call limit and the run's overall
-  deadline, the stderr tail quoted in a verdict, and a stop that tolerates a
+  deadline (a call past either raises :class:`~pcg_verify.ports.PortTooSlow`:
+  the case is unfinished, too slow, never a structure failure), the stderr
+  tail quoted in a verdict, and a stop that tolerates a
   child that never started are written here once; a transport adds how it
   launches its child, sends a request and reads the answer;
 * :class:`StderrLog`: a temporary file a child writes its stderr to, so a
@@ -40,7 +42,7 @@ from pcg_core import Groups
 from pcg_core.errors import InvalidArgumentError
 from pcg_core.validation import check_real
 from pcg_verify._options import DEFAULT_CALL_TIMEOUT
-from pcg_verify.ports._contract import PortProtocolError, printable
+from pcg_verify.ports._contract import PortProtocolError, PortTooSlow, printable
 
 __all__ = ["STDERR_LINES", "PipeClosed", "PipeProcess", "PipeTimeout", "ProcessPort", "StartError", "StderrLog",
            "describe_exit"]
@@ -274,9 +276,9 @@ class ProcessPort:
         Seconds the whole run may take, counted from construction; every wait stops at it.
     keep_going : bool
         After a call timed out, keep calling. By default every later call
-        fails at once, naming the first hang: a port that hangs on every call
-        costs one ``call_timeout``, not one per case (the verdict is a fail
-        either way).
+        raises :class:`PortTooSlow` at once, naming the first timeout: a port
+        that hangs on every call costs one ``call_timeout``, not one per case
+        (the verdict is too slow either way).
     """
 
     #: How verdicts name the child ("the port process").
@@ -329,7 +331,8 @@ class ProcessPort:
         InvalidArgumentError
             At the first start, when the child cannot run or does not come up: the gate cannot run.
         PortProtocolError
-            When a restart fails (a verdict of the case at hand).
+            When a restart fails (a verdict of the case at hand); :class:`PortTooSlow` when it fails because
+            the run's deadline passed.
         """
         self.stop()
         first = self.starts == 0
@@ -342,6 +345,8 @@ class ProcessPort:
         except StartError as error:
             self.stop()
             detail = printable(str(error))
+            if not first and self.deadline_passed():
+                raise PortTooSlow(f"{self._deadline_message()}: {self.noun} was not restarted") from None
             if first:
                 raise InvalidArgumentError("port", self.spec, self._first_start_failed(detail),
                                            self._first_start_hint) from None
@@ -393,22 +398,27 @@ class ProcessPort:
         """The child exited or was killed (``status``) while ``what``; ``rule`` says what a port must do."""
         return self.failure(f"{self.noun} {describe_exit(status)} while {what} ({rule}){self.stderr.tail()}")
 
-    def timed_out(self, what: str, timeout: float) -> PortProtocolError:
-        """No answer within ``timeout`` seconds (or before the deadline) while ``what``: the child is killed."""
-        if self.deadline_passed():
-            return self.failure(f"{self._deadline_message()} while {what}: {self.noun} was killed")
+    def timed_out(self, what: str, timeout: float) -> PortTooSlow:
+        """No answer within ``timeout`` seconds (or before the deadline) while ``what``: the child is killed
+        and the case is too slow (:class:`PortTooSlow`), not failed: a slow correct port and a hung one
+        read the same from outside."""
+        deadline = self.deadline_passed()
+        self.discard()
+        if deadline:
+            return PortTooSlow(f"{self._deadline_message()} while {what}: {self.noun} was killed")
         self.hung = self.hung or f"no answer within {timeout:g} s while {what}"
-        return self.failure(f"no answer within {timeout:g} s while {what}: {self.noun} was killed"
-                            f"{self.stderr.tail()}")
+        limit = " (--call-timeout)" if timeout == self.call_timeout else ""
+        return PortTooSlow(f"no answer within {timeout:g} s{limit} while {what}: {self.noun} was killed"
+                           f"{self.stderr.tail()}")
 
     # ------------------------------------------------------------------ the port contract
     def __call__(self, draft_tokens: torch.Tensor, draft_probs: torch.Tensor, target_probs: torch.Tensor,
                  groups: Groups, *, generator: torch.Generator) -> Any:
         if self.deadline_passed():
-            raise PortProtocolError(self._deadline_message())
+            raise PortTooSlow(f"not called: {self._deadline_message()}")
         if self.hung is not None and not self.keep_going:
-            raise PortProtocolError(f"not called: the port already hung in an earlier call ({self.hung}); the gate "
-                                    "does not wait on a hanging port again (--keep-going waits in every case)")
+            raise PortTooSlow(f"not called: the port was too slow in an earlier call ({self.hung}); the gate does "
+                              "not wait on it again (--keep-going waits in every case)")
         if not self._alive():
             self.start()
         return self._request(draft_tokens, draft_probs, target_probs, groups, generator)

@@ -53,6 +53,11 @@ def replay_commands(failure: str) -> tuple[str, str | None]:
     return text.rstrip(" ."), command.strip()
 
 
+def _words(verdict: Any) -> str:
+    """A verdict as the page shows it: ``PASS``, ``FAIL``, ``UNTESTED``, ``TOO SLOW``."""
+    return str(verdict).replace("_", " ").upper()
+
+
 # --------------------------------------------------------------------------- gate runs
 def _boxes(run: Mapping[str, Any]) -> str:
     procedure, budget = run.get("procedure", {}), run.get("budget", {})
@@ -72,13 +77,27 @@ def _boxes(run: Mapping[str, Any]) -> str:
         else:
             rate = "Exact check: a correct port never fails it (false-positive rate 0); one violation fails."
         meaning = {"pass": f"Pass: {checks}.", "fail": f"Fail: {failure}.",
-                   "untested": "Untested: nothing was decided here."}.get(state, "")
+                   "untested": "Untested: nothing was decided here.",
+                   "too_slow": "Too slow: the port did not finish every case within the call limit or the "
+                               "deadline, so this category is untested there (not failed, not passed)."}.get(state, "")
         out.append(
             f'<div class="box verdict-{_e(state)}" data-category="{_e(name)}" data-verdict="{_e(state)}">'
-            f'<h3>{_e(heading)}</h3><div class="verdict">{_e(state.upper())}</div>'
+            f'<h3>{_e(heading)}</h3><div class="verdict">{_e(_words(state))}</div>'
             f'<p>{_e(meaning)}</p><p class="message">{_e(verdict.get("message", ""))}</p>'
             f'<p class="rate">{_e(rate)}</p></div>')
     return f'<div class="boxes">{"".join(out)}</div>'
+
+
+def _unfinished(run: Mapping[str, Any]) -> str:
+    """The cases the port was too slow to finish: untested (not failed), each with its replay command."""
+    lines = [replay_commands(str(line)) for line in run.get("unfinished") or []]
+    if not lines:
+        return ""
+    items = "".join(f"<li>{_e(text)}" + (f'<pre class="replay"><code>{_e(command)}</code></pre>' if command else "")
+                    + "</li>" for text, command in lines)
+    return (f'<h3 id="unfinished">Unfinished: {len(lines)} case(s) the port was too slow to finish (untested, not '
+            "failed); a slow port needs a larger --call-timeout and a larger or no --deadline</h3>"
+            f'<ol class="failures">{items}</ol>')
 
 
 def _failures(run: Mapping[str, Any]) -> str:
@@ -214,7 +233,7 @@ def _gate_run(run: Mapping[str, Any], index: int, many: bool) -> str:
     procedure, budget = run.get("procedure", {}), run.get("budget", {})
     tests = run.get("tests", [])
     head = (f'<h2 id="run-{index}">Port {_e(run["port"])} '
-            f'<span class="run-verdict verdict-{_e(run["verdict"])}">{_e(str(run["verdict"]).upper())}</span></h2>'
+            f'<span class="run-verdict verdict-{_e(run["verdict"])}">{_e(_words(run["verdict"]))}</span></h2>'
             if many else "")
     power = budget.get("false_negative_rate")
     rates = (f'<p class="rates">Declared error rates: a <strong>correct</strong> port fails with probability at '
@@ -234,7 +253,7 @@ def _gate_run(run: Mapping[str, Any], index: int, many: bool) -> str:
                     ("per-test level", _num(procedure.get("per_test_level"))),
                     ("elapsed", f"{_num(run.get('elapsed_seconds'))} s")])
     return "".join([
-        f'<section class="run gate" data-run="{index}">', head, _boxes(run), rates, _failures(run),
+        f'<section class="run gate" data-run="{index}">', head, _boxes(run), rates, _unfinished(run), _failures(run),
         f'<h2 id="{prefix}plots">Plots</h2>', _plots_section(run, prefix),
         f'<h2 id="{prefix}checks">Every check ({len(tests)})</h2>',
         "<p>Sorted by p-value; click a heading to sort by it. Adjusted p is the p-value corrected for the "
@@ -325,8 +344,11 @@ def _banner(results: Mapping[str, Any]) -> str:
         failed = [n for n, v in run["categories"].items() if v.get("verdict") == "fail"]
         line = (f"port {run['port']} · budget {run['budget'].get('name')} · seed {run.get('seed')} · "
                 f"{len(run.get('cases', []))} cases · {len(run.get('tests', []))} tests")
-        detail = (f"failed: {', '.join(failed)}" if failed else "every category passed"
-                  if not untested else f"untested: {', '.join(untested)}")
+        unfinished = run.get("unfinished") or []
+        detail = (f"failed: {', '.join(failed)}" if failed else
+                  f"too slow: {len(unfinished)} case(s) unfinished (untested, not failed); a slow port needs a "
+                  "larger --call-timeout and a larger or no --deadline" if unfinished else
+                  "every category passed" if not untested else f"untested: {', '.join(untested)}")
     elif kind == "bugs":
         mutants = [r for r in runs if not r.get("equivalent")]
         equivalents = [r for r in runs if r.get("equivalent")]
@@ -340,7 +362,7 @@ def _banner(results: Mapping[str, Any]) -> str:
         passed = sum(run_passed(kind, r) for r in runs)
         line, detail = f"{len(runs)} run(s)", f"{passed} of {len(runs)} passed"
     return (f'<header class="banner verdict-{_e(verdict)}" data-verdict="{_e(verdict)}"><div>'
-            f"<h1>{_e(verdict.upper())} — {_e(results['title'])}</h1><p>{_e(line)}</p><p>{_e(detail)}</p>"
+            f"<h1>{_e(_words(verdict))} — {_e(results['title'])}</h1><p>{_e(line)}</p><p>{_e(detail)}</p>"
             "</div></header>")
 
 
@@ -372,7 +394,7 @@ def render_html(results: Mapping[str, Any]) -> str:
         body = _e2e(runs)
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{_e(envelope_verdict(results).upper())} — {_e(results['title'])}</title>"
+            f"<title>{_e(_words(envelope_verdict(results)))} — {_e(results['title'])}</title>"
             f"<style>{CSS}</style></head>"
             f"<body>{_banner(results)}<main>{body}</main>{_footer(results)}<script>{SORT_SCRIPT}</script>"
             "</body></html>\n")

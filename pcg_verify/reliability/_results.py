@@ -4,7 +4,8 @@ Envelope, schema version :data:`RESULTS_SCHEMA_VERSION` (strict JSON: no NaN
 or Infinity tokens, non-finite numbers written as ``null``; UTF-8 text):
 
 ``schema_version`` int; ``kind`` "gate" | "bugs" | "e2e"; ``title`` str;
-``verdict`` "pass" | "fail" (pass when every run passes); ``created`` str
+``verdict`` "pass" | "fail" | "too_slow" (pass when every run passes; too_slow
+when every gate run that did not pass was too slow); ``created`` str
 (ISO 8601, UTC); ``duration_seconds`` float; ``command`` str or null (what
 produced the run); ``versions`` {python, torch, numpy, scipy, pcg: str or
 null}; ``machine`` {platform, machine, python_implementation, cpu_count};
@@ -159,7 +160,7 @@ def mutant_record(mutant: str, report: GateReport, *, description: str = "",
         "mutant": mutant,
         "description": description,
         "expected_category": expected_category,
-        "killed": not report.passed,
+        "killed": bool(failed),  # a mutant the gate was too slow to finish is not killed
         "killed_by": [str(name) for name in failed],
         "check": None if decisive is None else
         f"{decisive.category}: case {decisive.case_index} row {decisive.row} position {decisive.position}, "

@@ -27,11 +27,14 @@ value and the rule (``results.runs[0].killed='yes': must be a JSON bool``):
    does not read may be added and are bounded by step 2 only;
 4. the verdicts (:func:`check_verdicts`): recomputed from the evidence and
    compared with the stated ones. A gate run fails exactly when one of its
-   categories fails (the gate's rule); a category that passed lists no
-   failure and none of its tests was rejected; a mutant is killed exactly
-   when ``killed_by`` names a category; an e2e run that passed lists no
-   failure and no rejected test; the envelope passes exactly when it holds a
-   run and every run passed. **A disagreement is refused**, in either
+   categories fails (the gate's rule); else it is ``too_slow`` exactly when
+   it lists an unfinished case (and then every category that did not fail
+   is ``too_slow``); a category that passed lists no failure and none of
+   its tests was rejected; a mutant is killed exactly when ``killed_by``
+   names a category; an e2e run that passed lists no failure and no
+   rejected test; the envelope passes exactly when it holds a run and every
+   run passed (it is ``too_slow`` when every gate run that did not pass was
+   too slow). **A disagreement is refused**, in either
    direction: the writers derive every verdict, so a file that contradicts
    itself was edited or written by a bug, and the page never shows a
    verdict that its own evidence contradicts (the banner is drawn from
@@ -322,7 +325,8 @@ def _mapping(item: Check, *, keys: Sequence[str] | None = None, null: bool = Fal
     return _typed((dict,), null, extra)
 
 
-_VERDICT = _string(choices=("pass", "fail"))
+#: Verdicts of a gate run and of the envelope: too_slow when nothing failed but a case was unfinished.
+_VERDICT = _string(choices=("pass", "fail", "too_slow"))
 _TEST_FIELDS: dict[str, Check] = {  # report.LawCheck.to_dict
     "category": _string(choices=CATEGORIES), "case_index": _integer(0), "row": _integer(0),
     "position": _integer(-1), "law": _string(max_chars=MAX_PLOT_TEXT), "stage": _integer(1),
@@ -336,7 +340,7 @@ _PLOTTED_TEST = _object({**_TEST_FIELDS, "cells": _list(_CELL, max_items=MAX_CEL
                         what="a plotted test")
 _VARIABILITY = {"observed_conditional_entropy_nats": _number(null=True),
                 "reference_conditional_entropy_nats": _number(null=True), "within_group_tv": _number(null=True)}
-_CATEGORY = _object({"verdict": _string(choices=("pass", "fail", "untested")), "message": _TEXT,
+_CATEGORY = _object({"verdict": _string(choices=("pass", "fail", "untested", "too_slow")), "message": _TEXT,
                      "failures": _list(_TEXT)}, {"name": _string(choices=CATEGORIES)}, what="a category")
 _GATE_RUN = _object(  # report.GateReport.to_dict
     {"verdict": _VERDICT, "port": _TEXT,
@@ -346,7 +350,8 @@ _GATE_RUN = _object(  # report.GateReport.to_dict
                                "per_test_level": _PROBABILITY, "description": _TEXT}),
      "categories": _mapping(_CATEGORY, keys=CATEGORIES),
      "tests": _list(_object(_TEST_FIELDS, what="a test"), max_items=MAX_TESTS)},
-    {"schema_version": _integer(1, 1), "seed": _integer(null=True), "singleton_only": _typed((bool,), True),
+    {"schema_version": _integer(1, 2), "unfinished": _list(_TEXT, max_items=MAX_CASES),
+     "seed": _integer(null=True), "singleton_only": _typed((bool,), True),
      "variability": _object({}, _VARIABILITY, null=True), "retried_cases": _list(_integer(0), null=True),
      "cases": _list(_object({}, {"index": _integer(0), "description": _TEXT, "samples_per_row": _integer(0),
                                  "seed": _integer(null=True)}), max_items=MAX_CASES),
@@ -413,13 +418,17 @@ def run_passed(kind: str, run: Mapping[str, Any]) -> bool:
 
 
 def envelope_verdict(results: Mapping[str, Any]) -> str:
-    """The verdict recomputed from the runs: pass when there is a run and every run passed."""
+    """The verdict recomputed from the runs: pass when there is a run and every run passed; too_slow when
+    every gate run that did not pass was too slow; else fail."""
     runs, kind = results["runs"], results["kind"]
-    return "pass" if runs and all(run_passed(kind, run) for run in runs) else "fail"
+    if runs and all(run_passed(kind, run) for run in runs):
+        return "pass"
+    slow = kind == "gate" and all(run_passed(kind, run) or run.get("verdict") == "too_slow" for run in runs)
+    return "too_slow" if runs and slow else "fail"
 
 
 def _gate_run_verdicts(run: Mapping[str, Any], where: str) -> None:
-    categories = run["categories"]
+    categories, unfinished = run["categories"], run.get("unfinished") or []
     missing = [name for name in CATEGORIES if name not in categories]
     if missing:
         raise _refuse(f"{where}.categories", categories, f"has no {missing[0]!r} category",
@@ -433,10 +442,16 @@ def _gate_run_verdicts(run: Mapping[str, Any], where: str) -> None:
             raise _refuse(f"{place}.verdict", "pass", f"disagrees with its {len(category['failures'])} failure(s)")
         if category["verdict"] == "pass" and name in rejected:
             raise _refuse(f"{place}.verdict", "pass", "disagrees with its tests: at least one was rejected")
+        if (category["verdict"] == "too_slow") != (bool(unfinished) and category["verdict"] != "fail"):
+            because = f"{len(unfinished)} unfinished case(s)" if unfinished else "no unfinished case"
+            raise _refuse(f"{place}.verdict", category["verdict"], f"disagrees with its run's {because}",
+                          "a category that did not fail is too_slow exactly when a case is unfinished")
     failed = [name for name, category in categories.items() if category["verdict"] == "fail"]
-    recomputed = "fail" if failed else "pass"
+    recomputed = "fail" if failed else "too_slow" if unfinished else "pass"
     if run["verdict"] != recomputed:
-        because = f"failed: {', '.join(failed)}" if failed else "no category failed"
+        because = (f"failed: {', '.join(failed)}" if failed else
+                   f"no category failed, {len(unfinished)} case(s) unfinished" if unfinished else
+                   "no category failed, every case finished")
         raise _refuse(f"{where}.verdict", run["verdict"], f"disagrees with its categories ({because}); "
                       f"the gate's rule gives {recomputed!r}", "refusing to render a verdict its evidence contradicts")
 

@@ -39,12 +39,14 @@ main, header.banner > div, footer { max-width: 1180px; margin: 0 auto; padding: 
 header.banner { color: #fff; padding: 22px 0 18px; }
 header.banner.verdict-pass { background: var(--pass); }
 header.banner.verdict-fail { background: var(--fail); }
+header.banner.verdict-too_slow { background: var(--untested); }
 header.banner h1 { margin: 0 0 4px; font-size: 30px; letter-spacing: .5px; }
 header.banner p { margin: 2px 0; opacity: .95; }
 h2 { margin: 34px 0 10px; font-size: 22px; border-bottom: 2px solid var(--line); padding-bottom: 4px; }
 h3 { margin: 22px 0 8px; font-size: 17px; }
 .run-verdict { display: inline-block; padding: 1px 10px; border-radius: 4px; color: #fff; font-weight: 700; }
 .run-verdict.verdict-pass { background: var(--pass); } .run-verdict.verdict-fail { background: var(--fail); }
+.run-verdict.verdict-too_slow { background: var(--untested); }
 .boxes { display: grid; grid-template-columns: repeat(auto-fill, minmax(250px, 1fr)); gap: 12px; margin: 14px 0; }
 .box { border: 1px solid var(--line); border-top: 6px solid var(--muted); border-radius: 6px; padding: 10px 12px;
        background: #fff; }
@@ -53,6 +55,8 @@ h3 { margin: 22px 0 8px; font-size: 17px; }
 .box h3 { margin: 0; font-size: 15px; } .box .verdict { font-weight: 800; font-size: 18px; margin: 2px 0 4px; }
 .box.verdict-pass .verdict { color: var(--pass); } .box.verdict-fail .verdict { color: var(--fail); }
 .box.verdict-untested .verdict { color: var(--untested); }
+.box.verdict-too_slow { border-top-color: var(--untested); background: #fffbea; }
+.box.verdict-too_slow .verdict { color: var(--untested); }
 .box p { margin: 4px 0; font-size: 13px; } .box .rate { color: var(--muted); } .box .message { font-style: italic; }
 .rates { background: var(--soft); border-radius: 6px; padding: 10px 14px; font-size: 14px; }
 .failures > li { margin: 0 0 14px; } .failures ul { margin: 4px 0; padding-left: 20px; font-size: 14px; }

@@ -23,7 +23,7 @@ def test_reference_passes_and_writes_a_report(tmp_path: Path, capsys: pytest.Cap
     out = capsys.readouterr().out
     assert out.startswith("pcg-verify: PASS")
     data = json.loads(report.read_text(encoding="utf-8"))
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     assert data["verdict"] == "pass"
     assert data["port"] == "pcg_verify.ports:reference_port"
     assert set(data["categories"]) == {"guarantee", "conformance", "acceptance", "bonus", "batch_invariance",

@@ -111,12 +111,12 @@ def overwrites_drafts(dt, dp, tp, g, *, generator):
     return _ok(dt, dp, tp, g, generator)
 '''
 
-#: (port, exit code, evidence in stdout) — every hostile port fails with exit 1 and its own error.
+#: (port, exit code, evidence in stdout) — every hostile port fails with exit 1 and its own error. A port that
+#: hangs is not here: it is too slow (exit 4), never failed (tests/cli/test_slow_ports.py, test_bad_input.py).
 TABLE = [
     ("exits_zero", "the port called sys.exit(0)"),
     ("os_exit_zero", "exited with status 0"),
     ("segfaults", "killed by signal SIGSEGV"),
-    ("hangs", "no answer within 5 s"),
     ("raises", "ValueError: my kernel is not ready"),
     ("keyboard_interrupt", "the port raised KeyboardInterrupt"),
     ("garbage", "must return an object with tokens, group_ids, num_accepted"),
@@ -131,7 +131,7 @@ TABLE = [
     ("overwrites_drafts", "wrote into its input draft_tokens"),
 ]
 #: Ports that cannot take the process down also fail in-process, with the same evidence.
-IN_PROCESS = [row for row in TABLE if row[0] not in ("os_exit_zero", "segfaults", "hangs", "keyboard_interrupt")]
+IN_PROCESS = [row for row in TABLE if row[0] not in ("os_exit_zero", "segfaults", "keyboard_interrupt")]
 
 
 @pytest.fixture
@@ -157,7 +157,7 @@ def test_a_hostile_port_fails_with_its_own_error_and_a_report(
     assert "Reproduce: pcg-verify check hostile.py:" + name in out
     report = json.loads((ports_dir / "report.json").read_text(encoding="utf-8"))
     assert report["verdict"] == "fail" and report["categories"]["structure"]["verdict"] == "fail"
-    assert time.monotonic() - started < 60  # a hang is cut at the 3 s call limit
+    assert time.monotonic() - started < 60
 
 
 @pytest.mark.parametrize(("name", "evidence"), IN_PROCESS, ids=[row[0] for row in IN_PROCESS])

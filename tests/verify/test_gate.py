@@ -140,7 +140,7 @@ def test_the_json_report_is_strict_versioned_and_utf8() -> None:
     text = report.to_json()
     assert "Infinity" not in text and "NaN" not in text and '"inf"' not in text
     data = json.loads(text)
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     assert "γ" in text or "≥" in text  # not ASCII-escaped
     assert data["procedure"]["family_false_positive_rate"] == pytest.approx(1e-3)
     assert data["procedure"]["attribution_rate"] == pytest.approx(5 * (1e-4 + 1e-2))
