@@ -115,13 +115,15 @@ _RED_TEAM = (
             f"{UNIFORM_SLOTS - 1}, which is below Q_c/P_c there whenever the bonus is reached, so the bonus token "
             "leans to the start of the CDF (labels stay right; unlike gamma_buffer, nothing is structural)",
             (BO, C, G), needs=f"γ ≥ {UNIFORM_SLOTS}, the last drafted position rejecting sometimes, bonus rows",
-            check="the bonus law at γ = 8 and 16 (unaligned family γ = 8; designed cases γ = 8, 16)"),
+            check="the bonus law in designed cases with γ = 8, 16 that reach the bonus often (the unaligned "
+                  "family's γ = 8 rows seldom do)"),
     _mutant("bonus_tile_tail_dropped", "dropped tile tail in the bonus sampler",
             f"draws the bonus token over whole tiles of {TILE} ids only: ids past the last multiple of {TILE} "
             "are never bonus tokens (coarse masses, thinning and the residual stay right, unlike "
             "tile_tail_dropped); a bonus row with all its mass there emits a zero-mass id (structure)",
             (BO, C, G, S), needs=f"V > {TILE}, not a multiple of {TILE}, bonus mass past the last whole tile",
-            check="the bonus law on tile-unaligned vocabularies (unaligned family, designed cases)"),
+            check="the bonus law on designed tile-unaligned vocabularies that reach the bonus often (the "
+                  "unaligned family's γ = 8 rows seldom do)"),
     _mutant("generator_not_advanced", "generator not advanced",
             "seeds a private generator with generator.initial_seed() and never advances the given one: every "
             "call of a decode loop (one generator, seeded once) replays the same uniforms; a fresh seed per call "
@@ -132,8 +134,8 @@ _RED_TEAM = (
             "dtype: bfloat16 uniforms lie on a grid of 2^-8 (float16: 2^-11), so a token whose CDF interval "
             "holds no grid point is never drawn and the others get multiples of the grid",
             (BO, C, G), needs="bfloat16 / float16 rows with token masses finer than the uniforms' grid",
-            check="the bonus and conformance laws on bfloat16 / float16 rows (llasa, single_row; designed "
-                  "spread mass)"),
+            check="the bonus and conformance laws on designed bfloat16 / float16 rows with spread mass (the "
+                  "llasa and single_row families' few heavy ids hide it)"),
     _mutant("weights_cumsum_float32", "label weights summed in float32",
             "draws labels by searching one float32 running sum over the whole token_weights array: past 2^17 "
             "entries its spacing is 2^-6, so a high id's small weights round away (never drawn) or grow",
@@ -143,7 +145,8 @@ _RED_TEAM = (
             f"reads only the first {LABEL_CAP} groups of a token (a fixed-width label kernel): hub tokens never "
             f"get their other labels (degree_cap at {DEGREE_CAP} is the small sibling)",
             (G, C), needs=f"drafted or bonus tokens in > {LABEL_CAP} groups (hubs in ≥ 256)",
-            check="guarantee and conformance on hubs in 256…400 groups (codec family; designed weighted hubs)"),
+            check="guarantee and conformance on designed weighted hubs (in ≥ 256 groups) that are drafted "
+                  "or emitted (the codec family's hubs never change an output today)"),
     _mutant("static_output_buffers", "static output buffers",
             "returns tensors kept per shape and overwrites them on the next call (a CUDA-graph style static "
             "output): results a caller keeps change under it", (S, D), needs="results kept across calls",
