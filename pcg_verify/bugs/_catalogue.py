@@ -26,12 +26,15 @@ from pcg_core.errors import InvalidArgumentError, InvalidTypeError
 from pcg_verify.bugs._dense import DENSE_BUGS, DenseSwitches, dense_port
 from pcg_verify.bugs._reference import (
     DEGREE_CAP,
+    DRAFT_MASS_FLOOR,
     FLAWS,
     GAMMA_SLOTS,
+    LABEL_CAP,
     MEMBER_CAP,
     RESIDUAL_FLOOR,
     SMALL_BATCH,
     TILE,
+    UNIFORM_SLOTS,
     Switches,
     reference_sampler,
 )
@@ -64,6 +67,11 @@ class Mutant:
         What the gate's cases must contain to see it ("" when any overlap, rejection or batch does).
     equivalent : bool
         A valid variant that the gate must pass.
+    check : str
+        The gate check expected to kill it, where that is more than the law tests of its expected
+        categories on the drawn and family cases ("": those tests). Some name checks being built
+        (the decode-loop and ownership call patterns, cross-process determinism, the row joint law,
+        designed cases): such a mutant may survive until that check is in the gate.
     """
 
     name: str
@@ -73,6 +81,7 @@ class Mutant:
     switches: Switches | DenseSwitches
     needs: str = ""
     equivalent: bool = False
+    check: str = ""
 
     @property
     def base(self) -> str:
@@ -81,12 +90,13 @@ class Mutant:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "base": self.base, "bug_class": self.bug_class, "description": self.description,
-                "expected": [str(c) for c in self.expected], "needs": self.needs, "equivalent": self.equivalent}
+                "expected": [str(c) for c in self.expected], "needs": self.needs, "equivalent": self.equivalent,
+                "check": self.check}
 
 
 def _mutant(name: str, bug_class: str, description: str, expected: tuple[Category, ...], needs: str = "",
-            **switches: Any) -> Mutant:
-    return Mutant(name, bug_class, description, expected, Switches(flaw=name, **switches), needs)
+            check: str = "", **switches: Any) -> Mutant:
+    return Mutant(name, bug_class, description, expected, Switches(flaw=name, **switches), needs, check=check)
 
 
 def _dense(bug: str, bug_class: str, description: str, expected: tuple[Category, ...], needs: str = "") -> Mutant:
@@ -94,6 +104,77 @@ def _dense(bug: str, bug_class: str, description: str, expected: tuple[Category,
 
 
 _EXACT = "exact"  # residual mistakes live in the exact residual (thinning never samples a negative mass)
+_DECODE_LOOP = "the decode-loop call pattern (one generator for every call, results kept across calls)"
+
+#: The classes the red team found in real engines (issue 21): most need checks or cases being built, named in
+#: each entry's ``check``.
+_RED_TEAM = (
+    _mutant("bonus_uniform_slot", "bonus uniform from a fixed-size workspace",
+            f"keeps the uniforms of a row in a workspace of {UNIFORM_SLOTS} slots ({UNIFORM_SLOTS - 1} positions "
+            f"+ the bonus): at γ ≥ {UNIFORM_SLOTS} the bonus token reuses the accept uniform of position "
+            f"{UNIFORM_SLOTS - 1}, which is below Q_c/P_c there whenever the bonus is reached, so the bonus token "
+            "leans to the start of the CDF (labels stay right; unlike gamma_buffer, nothing is structural)",
+            (BO, C, G), needs=f"γ ≥ {UNIFORM_SLOTS}, the last drafted position rejecting sometimes, bonus rows",
+            check="the bonus law in designed cases with γ = 8, 16 that reach the bonus often (the unaligned "
+                  "family's γ = 8 rows seldom do)"),
+    _mutant("bonus_tile_tail_dropped", "dropped tile tail in the bonus sampler",
+            f"draws the bonus token over whole tiles of {TILE} ids only: ids past the last multiple of {TILE} "
+            "are never bonus tokens (coarse masses, thinning and the residual stay right, unlike "
+            "tile_tail_dropped); a bonus row with all its mass there emits a zero-mass id (structure)",
+            (BO, C, G, S), needs=f"V > {TILE}, not a multiple of {TILE}, bonus mass past the last whole tile",
+            check="the bonus law on designed tile-unaligned vocabularies that reach the bonus often (the "
+                  "unaligned family's γ = 8 rows seldom do)"),
+    _mutant("generator_not_advanced", "generator not advanced",
+            "seeds a private generator with generator.initial_seed() and never advances the given one: every "
+            "call of a decode loop (one generator, seeded once) replays the same uniforms; a fresh seed per call "
+            "hides it", (*LAWS, D), needs="many calls sharing one generator",
+            check=_DECODE_LOOP + ": the replayed draws fail the laws"),
+    _mutant("uniforms_in_input_dtype", "inverse-CDF uniforms in the inputs' dtype",
+            "draws the uniforms of its inverse-CDF draws (bonus, residual, thinning, final labels) in the inputs' "
+            "dtype: bfloat16 uniforms lie on a grid of 2^-8 (float16: 2^-11), so a token whose CDF interval "
+            "holds no grid point is never drawn and the others get multiples of the grid",
+            (BO, C, G), needs="bfloat16 / float16 rows with token masses finer than the uniforms' grid",
+            check="the bonus and conformance laws on designed bfloat16 / float16 rows with spread mass (the "
+                  "llasa and single_row families' few heavy ids hide it)"),
+    _mutant("weights_cumsum_float32", "label weights summed in float32",
+            "draws labels by searching one float32 running sum over the whole token_weights array: past 2^17 "
+            "entries its spacing is 2^-6, so a high id's small weights round away (never drawn) or grow",
+            (G, C, A), needs="paper scale (≥ 2^17 weight entries) with uneven weights below 2^-7 on high ids",
+            check="designed cases with weighted hubs at paper scale (V = 193,800)"),
+    _mutant("label_first_32_groups", "label drawn from a token's first 32 groups",
+            f"reads only the first {LABEL_CAP} groups of a token (a fixed-width label kernel): hub tokens never "
+            f"get their other labels (degree_cap at {DEGREE_CAP} is the small sibling)",
+            (G, C), needs=f"drafted or bonus tokens in > {LABEL_CAP} groups (hubs in ≥ 256)",
+            check="guarantee and conformance on designed weighted hubs (in ≥ 256 groups) that are drafted "
+                  "or emitted (the codec family's hubs never change an output today)"),
+    _mutant("static_output_buffers", "static output buffers",
+            "returns tensors kept per shape and overwrites them on the next call (a CUDA-graph style static "
+            "output): results a caller keeps change under it", (S, D), needs="results kept across calls",
+            check="the ownership check of " + _DECODE_LOOP),
+    _mutant("bonus_systematic_across_batch", "bonus systematic across the batch",
+            "draws one uniform offset u for the whole call and gives row b of n the bonus uniform (b + u)/n "
+            "(systematic sampling): pooled over the positions a row takes the marginal is right, but the bonus "
+            "tokens of one call are dependent and each row index sees only a slice of the CDF",
+            (BI, BO), needs="several bonus rows per call",
+            check="the row joint law (bonus tokens of rows of one call) and per-row-index bonus laws"),
+    _mutant("group_order_by_hash", "group order from Python's string hashing",
+            "orders a token's groups by hash(str(group id)) before drawing its label: exact in law and "
+            "deterministic within a process, but another process with another PYTHONHASHSEED draws other labels "
+            "from the same seed", (D,), needs="an isolated run in another process",
+            check="cross-process determinism (one seed, two processes with different PYTHONHASHSEED)"),
+    _mutant("coarse_mass_input_dtype", "coarse masses summed in the inputs' dtype",
+            "sums the acceptance's coarse masses P_c, Q_c in the inputs' dtype: a bfloat16 accumulator stalls "
+            "once its sum passes 2^8 times an addend, so a group spreading its mass over many members loses it "
+            "and the ratio Q_c/P_c is off", (A, G, C),
+            needs="bfloat16 / float16 rows with a group's mass spread over hundreds of members",
+            check="designed cases with spread mass in low-precision rows"),
+    _mutant("draft_mass_floor", "draft coarse mass floored",
+            f"accepts with min(1, Q_c/max(P_c, {DRAFT_MASS_FLOOR:g})) (an ε-guarded division): a drafted group "
+            f"with P_c < {DRAFT_MASS_FLOOR:g} is accepted too rarely", (A, G, C),
+            needs=f"drafted groups with P_c < {DRAFT_MASS_FLOOR:g} and Q_c < {DRAFT_MASS_FLOOR:g} holding "
+                  "percent-level mass together",
+            check=f"designed cases with spread mass (draft groups below {DRAFT_MASS_FLOOR:g})"),
+)
 
 _MUTANTS = (
     _mutant("ratio_inverted", "ratio inverted",
@@ -208,6 +289,7 @@ _MUTANTS = (
     _mutant("inputs_written", "inputs written",
             "writes its −1 padding into draft_tokens (an output buffer that aliases the input): the gate "
             "compares its copies after every call", (S,)),
+    *_RED_TEAM,
 )
 
 #: The dense port's planted bugs. The first expected category is the one that must fail over the standard
@@ -255,6 +337,9 @@ _EQUIVALENTS = (
     Mutant("batch_chunked", "rows verified in chunks",
            "verifies the batch 1,000 rows at a time with one generator: other draws, the same law", (),
            Switches(chunk_rows=1000), equivalent=True),
+    Mutant("results_copied", "results copied before returning",
+           "copies its outputs into fresh tensors before returning them: the same values, other storage", (),
+           Switches(copy_results=True), equivalent=True),
     Mutant("dense_port", "an independent dense matrix-form port",
            "the dense port without a bug: W [M, V] sparse, every coarse mass from one matrix product, the "
            "residual drawn exactly, its own RNG stream", (), DenseSwitches(), equivalent=True),

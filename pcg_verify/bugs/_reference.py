@@ -39,7 +39,7 @@ import torch
 
 from pcg_core import Groups
 from pcg_core.errors import InvalidArgumentError
-from pcg_verify.bugs._ragged import dense_draw, group_sums, segment_draw, segment_sum, segments
+from pcg_verify.bugs._ragged import Segments, dense_draw, group_sums, segment_draw, segment_sum, segments
 
 __all__ = ["FLAWS", "THINNING_TRIALS", "Switches", "reference_sampler"]
 
@@ -51,6 +51,11 @@ DENSE_ENTRIES = 1 << 22
 MEMBER_CAP, DEGREE_CAP, TILE, GAMMA_SLOTS, SMALL_BATCH = 64, 8, 1024, 4, 8
 RESIDUAL_FLOOR = 1e-5
 SIXTEEN_BITS = 0xFFFF
+#: A workspace of uniforms per row sized for 7 drafted positions + 1 bonus; the groups a label kernel reads
+#: per token; the floor of an ε-guarded division.
+UNIFORM_SLOTS, LABEL_CAP, DRAFT_MASS_FLOOR = 8, 32, 1e-6
+#: The dtypes whose uniforms and sums the ``*_input_dtype`` flaws use (other inputs: the working dtype).
+HALF_DTYPES = (torch.bfloat16, torch.float16)
 
 #: Every planted mistake the switch points know (``pcg_verify.bugs.CATALOGUE`` says what each stands for).
 FLAWS: tuple[str, ...] = (
@@ -62,6 +67,10 @@ FLAWS: tuple[str, ...] = (
     "zero_uniform_accept", "zero_uniform_inverse_cdf", "cdf_float16", "token_ids_16bit", "group_ids_16bit",
     "member_cap", "degree_cap", "tile_tail_dropped", "gamma_buffer", "small_batch_fast_path",
     "cache_by_shape", "cache_by_groups_id", "inputs_written",
+    # the red team's classes (issue 21): engine shortcuts most of which only designed cases and call patterns see
+    "bonus_uniform_slot", "bonus_tile_tail_dropped", "generator_not_advanced", "uniforms_in_input_dtype",
+    "weights_cumsum_float32", "label_first_32_groups", "static_output_buffers", "bonus_systematic_across_batch",
+    "group_order_by_hash", "coarse_mass_input_dtype", "draft_mass_floor",
 )
 
 
@@ -82,6 +91,8 @@ class Switches:
         float64 (default) or float32: the precision of masses and uniforms.
     chunk_rows : int or None
         Verify the batch this many rows at a time with one generator (valid).
+    copy_results : bool
+        Return fresh copies of the outputs (valid: the caller owns them either way).
     """
 
     flaw: str | None = None
@@ -90,6 +101,7 @@ class Switches:
     emit_thinning_draw: bool = False
     dtype: torch.dtype = torch.float64
     chunk_rows: int | None = None
+    copy_results: bool = False
 
     def __post_init__(self) -> None:
         if self.flaw is not None and self.flaw not in FLAWS:
@@ -131,6 +143,7 @@ class _Rows:
     def __init__(self, probs: torch.Tensor, dtype: torch.dtype) -> None:
         self.probs = probs if probs.dim() == 3 else probs[:, None, :]  # a matrix [n, V] is [n, 1, V]
         self.per_row, self.dtype = int(self.probs.shape[1]), dtype
+        self.input_dtype = probs.dtype
 
     def __getitem__(self, rows: torch.Tensor) -> torch.Tensor:
         """Whole rows → [n, V]."""
@@ -138,7 +151,11 @@ class _Rows:
 
     def at(self, rows: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """Entries (row, token) → [n]."""
-        return self.probs[rows // self.per_row, rows % self.per_row, tokens].to(self.dtype)
+        return self.at_input(rows, tokens).to(self.dtype)
+
+    def at_input(self, rows: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """Entries (row, token) → [n], in the input's own dtype."""
+        return self.probs[rows // self.per_row, rows % self.per_row, tokens]
 
 
 class _Run:
@@ -156,12 +173,22 @@ class _Run:
         # Flat rows: draft row (b, i) is b·γ + i, target row (b, i) is b·(γ+1) + i.   [B·γ, V], [B·(γ+1), V]
         self.draft, self.target = _Rows(draft_probs, self.dtype), _Rows(target_probs, self.dtype)
         self.small = self.flaw == "small_batch_fast_path" and self.batch < SMALL_BATCH
+        self.u_accept = torch.empty(0)  # [B, γ] once verify() draws them (the bonus_uniform_slot flaw reads them)
 
     # ------------------------------------------------------------------ randomness
     def rand(self, *shape: int, dtype: torch.dtype | None = None) -> torch.Tensor:
         """Uniforms in [0, 1) from the generator, returned in the working dtype."""
         u = torch.rand(shape, generator=self.generator, dtype=dtype or self.dtype)
         return u.to(self.dtype)
+
+    def draw_uniforms(self, *shape: int) -> torch.Tensor:
+        """Uniforms of the inverse-CDF draws (final tokens, their labels, thinning trials) → ``shape``.
+
+        Under the ``uniforms_in_input_dtype`` flaw they are drawn in a half-precision input's dtype:
+        a grid of 2^-8 (bfloat16) or 2^-11 (float16), so masses finer than the grid are drawn wrongly.
+        """
+        half = self.target.input_dtype if self.flaw == "uniforms_in_input_dtype" else None
+        return self.rand(*shape, dtype=half if half in HALF_DTYPES else None)
 
     def step_uniforms(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(label, accept) uniforms, [B, γ] each."""
@@ -189,12 +216,41 @@ class _Run:
         if flaw == "overlap_as_partition":  # "the" group of a token: its first
             labels = ix.token_groups[ix.token_ptr[tokens]]
         else:
-            seg = segments(ix.token_ptr, tokens, cap=DEGREE_CAP if flaw == "degree_cap" else None)
+            cap = {"degree_cap": DEGREE_CAP, "label_first_32_groups": LABEL_CAP}.get(flaw or "")
+            seg = segments(ix.token_ptr, tokens, cap=cap)
+            if flaw == "group_order_by_hash":
+                seg = self.hash_ordered(seg)
             masses = ix.token_weights[seg.position]
             if flaw == "label_uniform":
                 masses = torch.ones_like(masses)
+            elif flaw == "weights_cumsum_float32":
+                masses = self.float32_running_masses(seg.position)
             labels = ix.token_groups[seg.position[segment_draw(seg, masses, u)]]
         return labels & SIXTEEN_BITS if flaw == "group_ids_16bit" else labels
+
+    def hash_ordered(self, seg: Segments) -> Segments:
+        """``seg`` (token → group segments) with each token's groups in the order of ``hash(str(group id))``.
+
+        The ``group_order_by_hash`` flaw: a label drawn over that order has the same law, but Python's string
+        hashing is salted per process (PYTHONHASHSEED), so another process draws other labels from one seed.
+        """
+        groups = self.index.token_groups[seg.position]
+        unique, inverse = groups.unique(return_inverse=True)
+        keys = torch.tensor([hash(str(k)) for k in unique.tolist()], dtype=torch.int64)[inverse]
+        order = torch.argsort(keys, stable=True)
+        order = order[torch.argsort(seg.owner[order], stable=True)]  # back to segment order, hash order inside
+        return Segments(seg.owner, seg.position[order], seg.start, seg.length)
+
+    def float32_running_masses(self, positions: torch.Tensor) -> torch.Tensor:
+        """The masses ``w[k, t]`` at ``positions`` [L] as a float32 running sum over all of ``token_weights`` sees them.
+
+        The ``weights_cumsum_float32`` flaw: one float32 cumulative sum of the whole array (nnz entries,
+        the running total near V), searched by differences. Past 2^17 the sum's spacing is 2^-6, so a
+        high id's small weights round away or grow.
+        """
+        running = np.cumsum(self.index.token_weights.numpy(), dtype=np.float32)  # a float32 accumulator   [nnz]
+        ends = torch.cat((torch.zeros(1, dtype=torch.float64), torch.from_numpy(running).to(torch.float64)))
+        return (ends[positions + 1] - ends[positions]).clamp(min=0.0).to(self.dtype)  # the steps it searches
 
     def coarse_at(self, probs: _Rows, rows: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """``Σ_{t∈G_k} w[k, t] probs[r, t]`` for each (row r, label k) → [n]: O(|G_k|) each."""
@@ -203,6 +259,10 @@ class _Run:
         weights, members = ix.group_weights[seg.position], ix.members[seg.position]
         if self.flaw == "weights_unnormalised":  # plain group sums: a token in N groups counts N times
             weights = torch.ones_like(weights)
+        if self.flaw == "coarse_mass_input_dtype" and probs.input_dtype in HALF_DTYPES:  # a half accumulator
+            half = probs.input_dtype
+            products = self.untiled(weights, members).to(half) * probs.at_input(rows[seg.owner], members)
+            return segment_sum(seg, products).to(self.dtype)
         return segment_sum(seg, self.untiled(weights, members) * probs.at(rows[seg.owner], members))
 
     def untiled(self, weights: torch.Tensor, members: torch.Tensor) -> torch.Tensor:
@@ -273,7 +333,7 @@ class _Run:
         for trial in range(THINNING_TRIALS):
             if pending.numel() == 0:
                 break
-            u = self.rand(int(pending.numel()), 3)
+            u = self.draw_uniforms(int(pending.numel()), 3)
             y = dense_draw(probs[pending], u[:, 0], cumulative=cum[pending])
             k = self.labels_for(y, u[:, 1])
             if flaw == "thinning_keep_token_masses":  # 1 − p(y)/q(y) in place of 1 − P_c(k)/Q_c(k)
@@ -323,6 +383,10 @@ class _Run:
             probs = self.target[self.target_rows(rows, g - 1)]
         else:
             probs = self.target[self.target_rows(rows, g)]
+        if flaw == "bonus_tile_tail_dropped" and self.vocab > TILE:  # the bonus kernel's whole tiles only
+            probs = probs[:, : self.vocab // TILE * TILE]
+        if flaw == "bonus_uniform_slot" and g >= UNIFORM_SLOTS:  # slot γ is past the workspace: position 7's
+            u = torch.stack((self.u_accept[rows, UNIFORM_SLOTS - 1], u[:, 1]), 1)
         if flaw == "zero_uniform_inverse_cdf":  # half-precision uniforms, searched from the left: u = 0 → id 0
             half = self.rand(int(rows.numel()), dtype=torch.bfloat16)
             tokens = dense_draw(probs, half, left_closed=True)
@@ -342,6 +406,7 @@ class _Run:
         """Steps 1–5 of the module docstring → tokens [B, γ+1], group_ids [B, γ+1], num_accepted [B]."""
         b, g, flaw = self.batch, self.gamma, self.flaw
         u_label, u_accept = self.step_uniforms()  # [B, γ] each
+        self.u_accept = u_accept
         rows = torch.arange(b).repeat_interleave(g)  # batch row of each drafted position   [B·γ]
         positions = torch.arange(g).repeat(b)  # its position   [B·γ]
         drafts = self.drafts.reshape(-1)
@@ -354,6 +419,8 @@ class _Run:
         else:
             coarse_draft = self.coarse_at(self.draft, torch.arange(b * g), labels)  # 2. P_c(K)
             coarse_target = self.coarse_at(self.target, target_rows, labels)  # Q_c(K)
+            if flaw == "draft_mass_floor":  # an ε-guarded division: Q_c / max(P_c, 1e-6)
+                coarse_draft = coarse_draft.clamp(min=DRAFT_MASS_FLOOR)
             if flaw == "ratio_inverted":
                 accepted = u * coarse_target < coarse_draft
             elif flaw == "zero_uniform_accept":  # u ≤ Q/P with u that can be 0: accepts Q_c(K) = 0
@@ -401,13 +468,16 @@ class _Run:
         chunk = max(1, DENSE_ENTRIES // max(1, self.vocab))
         for begin in range(0, b, chunk):
             rows = torch.arange(begin, min(b, begin + chunk))
-            u = self.rand(2, int(rows.numel())).T if self.switches.stream == "reordered" else self.rand(
+            u = self.rand(2, int(rows.numel())).T if self.switches.stream == "reordered" else self.draw_uniforms(
                 int(rows.numel()), 2)  # [n, 2]
             rejected = num_accepted[rows] < g
             done = rows[~rejected] if flaw != "bonus_after_rejection" else rows
             if done.numel():
                 where = done - begin
-                bonus_labels[done], bonus_tokens[done] = self.bonus(done, u[where], begin)
+                u_bonus = u[where]
+                if flaw == "bonus_systematic_across_batch":  # one offset for the chunk: row b gets slice b
+                    u_bonus = torch.stack(((where + u[0, 0]) / int(rows.numel()), u_bonus[:, 1]), 1)
+                bonus_labels[done], bonus_tokens[done] = self.bonus(done, u_bonus.to(self.dtype), begin)
             cut = rows[rejected]
             if cut.numel():
                 at = num_accepted[cut]
@@ -468,6 +538,8 @@ def reference_sampler(
     flaw = switches.flaw
     if flaw == "seed_ignored":  # a fixed internal seed: the same uniforms on every call
         generator = torch.Generator().manual_seed(0)
+    elif flaw == "generator_not_advanced":  # a private generator from the given one's seed; the given never moves
+        generator = torch.Generator().manual_seed(generator.initial_seed())
     if flaw == "cache_by_groups_id":  # index arrays kept per id(groups): a freed object's id is reused
         index = state.setdefault("index", {}).setdefault(id(groups), _Index.of(groups, switches.dtype))
     else:
@@ -482,4 +554,12 @@ def reference_sampler(
     tokens, group_ids, num_accepted = (torch.cat(part) for part in zip(*parts, strict=True))
     if flaw == "inputs_written":  # the −1 padding written through an output buffer that aliases draft_tokens
         draft_tokens.masked_fill_(torch.arange(draft_tokens.shape[1])[None, :] >= num_accepted[:, None], -1)
+    if flaw == "static_output_buffers":  # outputs live in buffers kept per shape, overwritten by the next call
+        buffers = state.setdefault("outputs", {})
+        kept = buffers.setdefault(tuple(tokens.shape), tuple(torch.empty_like(t) for t in (tokens, group_ids,
+                                                                                            num_accepted)))
+        tokens, group_ids, num_accepted = (buffer.copy_(t) for buffer, t in zip(kept, (tokens, group_ids,
+                                                                                        num_accepted), strict=True))
+    if switches.copy_results:
+        tokens, group_ids, num_accepted = tokens.clone(), group_ids.clone(), num_accepted.clone()
     return tokens, group_ids, num_accepted

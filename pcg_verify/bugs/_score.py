@@ -266,13 +266,16 @@ def mutation_score(
 
 
 def catalogue_table() -> str:
-    """The catalogue without running anything: name, bug class, expected categories, what the cases need."""
+    """The catalogue without running anything: name, bug class, expected categories, what the cases need, and
+    the check expected to kill it where an entry names one."""
     entries = (*CATALOGUE.values(), *EQUIVALENTS.values())
     width = max(len(entry.name) for entry in entries)
     lines = [f"{'name':<{width}} {'bug class':<52} {'expected categories':<56} needs"]
     for entry in entries:
         expected = ", ".join(map(str, entry.expected)) or "(equivalent: must pass)"
         lines.append(f"{entry.name:<{width}} {entry.bug_class[:52]:<52} {expected:<56} {entry.needs or '-'}")
+        if entry.check:
+            lines.append(f"{'':<{width}} expected killer: {entry.check}")
     return "\n".join(lines)
 
 

@@ -15,6 +15,7 @@ here.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,12 @@ ISSUE_BUG_CLASSES = (
     "small-batch fast path", "state kept between calls", "inputs written",
 )
 EQUIVALENT_CLASSES = ("exact residual instead of thinning", "a different valid RNG stream",
-                      "emitting the thinning draw", "a valid float32 path")
+                      "emitting the thinning draw", "a valid float32 path", "results copied before returning")
+#: The classes issue 21's red team found (each an engine shortcut), by mutant name.
+RED_TEAM_MUTANTS = ("bonus_uniform_slot", "bonus_tile_tail_dropped", "generator_not_advanced",
+                    "uniforms_in_input_dtype", "weights_cumsum_float32", "label_first_32_groups",
+                    "static_output_buffers", "bonus_systematic_across_batch", "group_order_by_hash",
+                    "coarse_mass_input_dtype", "draft_mass_floor")
 
 
 # --------------------------------------------------------------------------- the catalogue itself (fast)
@@ -76,6 +82,16 @@ def test_the_catalogue_covers_every_bug_class_of_the_issue_with_at_least_30_muta
         assert m.equivalent and not m.expected
         assert (m.switches.flaw if isinstance(m.switches, Switches) else m.switches.bug) is None
     assert EQUIVALENTS["dense_port"].base == "dense" and EQUIVALENTS["dense_port"].to_dict()["base"] == "dense"
+
+
+def test_every_red_team_class_is_a_mutant_naming_its_class_and_the_check_expected_to_kill_it() -> None:
+    classes = [CATALOGUE[name].bug_class for name in RED_TEAM_MUTANTS]
+    assert len(set(classes)) == len(classes)  # distinct classes, distinct from every older entry's
+    older = {m.bug_class for name, m in CATALOGUE.items() if name not in RED_TEAM_MUTANTS}
+    assert not set(classes) & older
+    for name in RED_TEAM_MUTANTS:
+        entry = CATALOGUE[name]
+        assert entry.check and entry.needs and entry.expected and entry.to_dict()["check"] == entry.check
 
 
 @pytest.mark.parametrize(("kwargs", "error", "message"), [
@@ -172,6 +188,174 @@ def test_scale_mutants_differ_from_the_reference_where_their_mistake_applies(nam
         if any(not torch.equal(a, b) for a, b in zip(ours, theirs, strict=True)):
             return
     raise AssertionError(f"{name} never differs from the reference on inputs where its mistake applies")
+
+
+Inputs = tuple[torch.Tensor, torch.Tensor, torch.Tensor, Groups]
+
+
+def _bonus_rows(batch: int, gamma: int, vocab: int, seed: int, tail: bool = False) -> Inputs:
+    """p = q at every drafted position (every draft accepted, so every row draws its bonus), a random bonus row
+    (``tail``: half its mass past the last whole tile of 1024), singleton groups."""
+    tokens, draft, target = _inputs(batch, gamma, vocab, seed)
+    target[:, :gamma] = draft
+    if tail:
+        target[:, gamma] = torch.cat((target[:, gamma, :1024] * 0.5 / target[:, gamma, :1024].sum(-1, keepdim=True),
+                                      target[:, gamma, 1024:] * 0.5 / target[:, gamma, 1024:].sum(-1, keepdim=True)),
+                                     -1)
+    return tokens, draft, target, groups_from_labels(torch.arange(vocab))
+
+
+def _last_position_rejects(gamma: int) -> Inputs:
+    """p = q before the last drafted position, p ≠ q there (it rejects sometimes), a random bonus row."""
+    tokens, draft, target = _inputs(64, gamma, 20, seed=3)
+    target[:, : gamma - 1] = draft[:, : gamma - 1]
+    return tokens, draft, target, groups_from_labels(torch.arange(20) // 2)
+
+
+def _hub(degree: int, vocab: int = 40) -> Inputs:
+    """Token 0 in ``degree`` groups {0, k} with uneven weights, drafted at every position; the rest singletons."""
+    sets = [[0, k] for k in range(1, degree + 1)] + [[t] for t in range(degree + 1, vocab)]
+    ptr = torch.tensor([0, *torch.tensor([len(s) for s in sets]).cumsum(0).tolist()])
+    weights = torch.tensor([float(1 + j % 3) for s in sets for j in range(len(s))])
+    groups = Groups.from_memberships(vocab, ptr, torch.tensor([t for s in sets for t in s]), weights)
+    tokens, draft, target = _inputs(16, 4, vocab, seed=4)
+    tokens[:] = 0
+    return tokens, draft, target, groups
+
+
+def _high_id_small_weights() -> Inputs:
+    """Paper scale (V = 193,800, > 2^17 weight entries): the top id is alone with weight 0.93 and in ten pairs
+    {k, top} with weight 0.007 each (below 2^-7, half the float32 running sum's spacing there), drafted at every
+    position: the pairs hold 7 % of its label draws."""
+    vocab, pairs = 193_800, 10
+    top = vocab - 1
+    sets = [[t] for t in range(vocab)] + [[k, top] for k in range(pairs)]
+    ptr = torch.tensor([0, *torch.tensor([len(s) for s in sets]).cumsum(0).tolist()])
+    members = torch.tensor([t for s in sets for t in s])
+    weights = torch.ones(members.numel(), dtype=torch.float64)
+    weights[vocab - 1] = 0.93  # the singleton {top}
+    weights[vocab + 1::2] = 0.007  # top in each pair
+    groups = Groups.from_memberships(vocab, ptr, members, weights)
+    batch, gamma = 16, 2
+    draft = torch.zeros(batch, gamma, vocab, dtype=torch.float32)
+    draft[..., top], draft[..., :8] = 0.5, 0.5 / 8
+    target = torch.zeros(batch, gamma + 1, vocab, dtype=torch.float32)
+    target[..., top], target[..., :16] = 0.5, 0.5 / 16
+    return torch.full((batch, gamma), top), draft, target, groups
+
+
+def _low_precision(dtype: torch.dtype, group_size: int) -> Inputs:
+    """Rows spread over V = 2,000 ids (about 5e-4 each), rounded to ``dtype``; groups of ``group_size`` ids."""
+    tokens, draft, target = _inputs(32, 3, 2000, seed=5)
+    return tokens, draft.to(dtype), target.to(dtype), groups_from_labels(torch.arange(2000) // group_size)
+
+
+def _tiny_draft_mass() -> Inputs:
+    """Singleton groups; the drafted token 0 has p = 1e-7 and q = 5e-8 at every position: accepted with
+    probability 1/2, or 1/20 under a floor of 1e-6 on P_c."""
+    batch, gamma, vocab = 64, 2, 8
+    draft = torch.full((batch, gamma, vocab), (1 - 1e-7) / (vocab - 1), dtype=torch.float64)
+    draft[..., 0] = 1e-7
+    target = torch.full((batch, gamma + 1, vocab), (1 - 5e-8) / (vocab - 1), dtype=torch.float64)
+    target[..., 0] = 5e-8
+    return torch.zeros(batch, gamma, dtype=torch.int64), draft, target, groups_from_labels(torch.arange(vocab))
+
+
+#: For each red-team mutant: inputs where its mistake applies, and inputs where it must agree with the reference
+#: (None: it never does, e.g. it draws other uniforms).
+RED_TEAM_INPUTS: dict[str, tuple[Callable[[], Inputs], Callable[[], Inputs]]] = {
+    "bonus_uniform_slot": (lambda: _last_position_rejects(8), lambda: _last_position_rejects(7)),
+    "bonus_tile_tail_dropped": (lambda: _bonus_rows(16, 2, 1030, seed=6, tail=True),
+                                lambda: _bonus_rows(16, 2, 1024, seed=6)),
+    "uniforms_in_input_dtype": (lambda: _low_precision(torch.bfloat16, 1), lambda: _low_precision(torch.float32, 1)),
+    "weights_cumsum_float32": (_high_id_small_weights, lambda: _hub(3)),
+    "label_first_32_groups": (lambda: _hub(40, vocab=60), lambda: _hub(32, vocab=60)),
+    "bonus_systematic_across_batch": (lambda: _bonus_rows(16, 2, 30, seed=7), lambda: _bonus_rows(1, 2, 30, seed=7)),
+    "group_order_by_hash": (lambda: _hub(12), lambda: _bonus_rows(8, 2, 30, seed=8)),
+    "coarse_mass_input_dtype": (lambda: _low_precision(torch.bfloat16, 400),
+                                lambda: _low_precision(torch.float64, 400)),
+    "draft_mass_floor": (_tiny_draft_mass, lambda: _bonus_rows(8, 2, 30, seed=9)),
+}
+
+
+def _differs(name: str, inputs: Inputs, seeds: int = 10) -> bool:
+    """Whether mutant ``name`` and the reference give different outputs on ``inputs`` under one of ``seeds``."""
+    tokens, draft, target, groups = inputs
+    mutant = mutant_port(name)
+    for seed in range(seeds):
+        ours = reference(tokens, draft, target, groups, generator=torch.Generator().manual_seed(seed))
+        theirs = mutant(tokens, draft, target, groups, generator=torch.Generator().manual_seed(seed))
+        if any(not torch.equal(a, b) for a, b in zip(ours, theirs, strict=True)):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("name", sorted(RED_TEAM_INPUTS))
+def test_red_team_mutants_differ_from_the_reference_exactly_where_their_mistake_applies(name: str) -> None:
+    """Each differs where its shortcut bites (γ ≥ 8, a partial tile, half-precision rows, hubs, tiny draft
+    masses, …) and agrees with the reference, draw for draw, where it does not."""
+    applies, harmless = RED_TEAM_INPUTS[name]
+    assert _differs(name, applies()), f"{name} never differs from the reference where its mistake applies"
+    assert not _differs(name, harmless(), seeds=3), f"{name} differs where its mistake does not apply"
+
+
+def test_generator_not_advanced_replays_a_decode_loop_and_leaves_the_generator_alone() -> None:
+    tokens, draft, target, groups = _bonus_rows(8, 2, 30, seed=10)
+    mutant, generator = mutant_port("generator_not_advanced"), torch.Generator().manual_seed(11)
+    state = generator.get_state()
+    first, second = (mutant(tokens, draft, target, groups, generator=generator) for _ in range(2))
+    assert torch.equal(generator.get_state(), state)  # never advanced
+    assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))  # every call of the loop replays
+    loop = torch.Generator().manual_seed(11)
+    ours = [reference(tokens, draft, target, groups, generator=loop) for _ in range(2)]
+    assert any(not torch.equal(a, b) for a, b in zip(*ours, strict=True))  # the reference moves on
+    assert all(torch.equal(a, b) for a, b in zip(ours[0], first, strict=True))  # same first call: same seed
+
+
+@pytest.mark.parametrize(("name", "overwritten"), [("static_output_buffers", True), ("results_copied", False)])
+def test_static_output_buffers_overwrite_what_the_caller_kept_and_copied_results_do_not(
+        name: str, overwritten: bool) -> None:
+    tokens, draft, target, groups = _bonus_rows(8, 2, 30, seed=12)
+    port = mutant_port(name)
+    kept = port(tokens, draft, target, groups, generator=torch.Generator().manual_seed(0))
+    snapshot = [t.clone() for t in kept]
+    again = port(tokens, draft, target, groups, generator=torch.Generator().manual_seed(1))
+    assert any(not torch.equal(a, b) for a, b in zip(snapshot, again, strict=True))  # the second call differs
+    assert any(not torch.equal(a, b) for a, b in zip(kept, snapshot, strict=True)) is overwritten
+    ours = reference(tokens, draft, target, groups, generator=torch.Generator().manual_seed(0))
+    assert all(torch.equal(a, b) for a, b in zip(ours, snapshot, strict=True))  # right values when returned
+
+
+_HASH_RUN = """
+import torch
+from pcg_core import Groups
+from pcg_verify.bugs import mutant_port
+sets = [[0, k] for k in range(1, 13)] + [[t] for t in range(13, 40)]  # token 0 in 12 groups
+ptr = torch.tensor([0, *torch.tensor([len(s) for s in sets]).cumsum(0).tolist()])
+groups = Groups.from_memberships(40, ptr, torch.tensor([t for s in sets for t in s]))
+probs = torch.full((16, 5, 40), 1 / 40, dtype=torch.float64)
+out = mutant_port({name!r})(torch.zeros(16, 4, dtype=torch.int64), probs[:, :4], probs, groups,
+                            generator=torch.Generator().manual_seed(0))
+print([t.tolist() for t in out])
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "same"), [("group_order_by_hash", False), ("reference", True)])
+def test_group_order_by_hash_answers_differently_in_processes_with_other_hash_seeds(name: str, same: bool) -> None:
+    """One seed, two processes with PYTHONHASHSEED 1 and 2: the reference agrees, the mutant does not."""
+    import os
+    import subprocess
+    import sys
+
+    root = str(Path(__file__).resolve().parents[2])
+    outputs = []
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "OMP_NUM_THREADS": "1", "PYTHONPATH": root}
+        run = subprocess.run([sys.executable, "-c", _HASH_RUN.format(name=name)], env=env,
+                             capture_output=True, text=True, timeout=300, check=True)
+        outputs.append(run.stdout)
+    assert (outputs[0] == outputs[1]) is same
 
 
 def test_the_command_line_ports_name_their_namespace_entries() -> None:
