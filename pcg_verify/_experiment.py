@@ -13,7 +13,8 @@ may be handed as non-contiguous views; the gate reads them upcast to float64.
 
 Besides the per-row counts, an experiment counts what pooling hides: the
 accepted lengths of adjacent rows of one call (rows 2r and 2r + 1, for the
-joint law against the exact product law) and the position-0 outcome of the
+joint law against the exact product law), the final emitted cells of those
+pairs (:mod:`pcg_verify._row_joint`) and the position-0 outcome of the
 first and of the last row of every call (per-row-index laws).
 
 This is the only module that calls the port (:func:`call`): the call-pattern

@@ -20,16 +20,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
+import scipy.stats
 import torch
 
-from pcg_core import Groups
+from pcg_core import Groups, singleton_groups
 from pcg_verify import run_gate
-from pcg_verify.budgets import BUDGETS
+from pcg_verify._experiment import observe, row_laws
+from pcg_verify._row_joint import ROW_JOINT_BINS, final_bins, final_cell_joint, row_joint_tests
+from pcg_verify._spread import SPREAD_LEVEL, repeat_pvalue, spread_positions, spread_test_count
+from pcg_verify.budgets import BUDGETS, PROCEDURE
 from pcg_verify.bugs._reference import Switches, _Index, _Run
+from pcg_verify.cases import Case
+from pcg_verify.cases._families import family_case
 from pcg_verify.report import GateReport
 
-pytestmark = pytest.mark.slow  # tens of seconds: kept out of the fast tiers (-m 'not slow')
+slow = pytest.mark.slow  # the gate runs take tens of seconds: kept out of the fast tiers (-m 'not slow')
 
 STANDARD = BUDGETS["standard"]
 
@@ -91,19 +98,94 @@ def rejected_laws(report: GateReport) -> list[str]:
     return [t.law for t in report.tests if t.rejected]
 
 
+@slow
 @pytest.mark.parametrize("family", ["unaligned", "codec"])
 def test_the_reference_passes_the_new_tests(family: str) -> None:
     report = run_gate(budget="standard", seed=0, case=family_index(family))
     assert report.passed, report.summary()
 
 
+@slow
 def test_systematic_sampling_across_the_rows_fails_the_final_draw_joint() -> None:
     report = run(systematic_rows, "unaligned")
     assert report.categories["batch_invariance"].verdict == "fail", report.summary()
     assert any("final (residual or bonus) draws' bins" in law for law in rejected_laws(report)), report.summary()
 
 
+@slow
 def test_bfloat16_bonus_uniforms_fail_the_collapsed_support_test() -> None:
     report = run(bfloat16_bonus, "codec")
     assert report.categories["conformance"].verdict == "fail", report.summary()
     assert any("is not collapsed" in law for law in rejected_laws(report)), report.summary()
+
+
+# ---------------------------------------------------------------------------- fast: the tests themselves
+def bonus_only_case(vocab: int = 32) -> Case:
+    """B = 2 rows, γ = 1, p = q at the drafted position (always accepted): every row ends with its bonus."""
+    rng = np.random.default_rng(7)
+    target = torch.from_numpy(rng.dirichlet(np.ones(vocab), size=(2, 2)))
+    return Case(target[:, :1].clone(), target, singleton_groups(vocab), gamma=1, batch=2, seed=7,
+                description="p = q, bonus every row", call_rows=(2, 4, 6))
+
+
+def row_joint(port: Any, case: Case) -> list[Any]:
+    laws = row_laws(case)
+    obs = observe(port, case, laws, samples_per_row=400, seed=1)
+    return row_joint_tests(obs, laws, case_index=0, stage=1, per_test_level=1e-4, false_negative_rate=0.01,
+                           procedure=PROCEDURE)
+
+
+def test_bonus_only_systematic_sampling_fails_the_row_joint_test_and_the_reference_passes() -> None:
+    # 400 pairs, one test each at level 1e-4: the reference fails with probability ≤ 1e-4 (fixed seed).
+    case = bonus_only_case()
+    [coupled] = row_joint(_port(_SystematicRun, Switches()), case)
+    assert coupled.pvalue < 1e-12, coupled
+    [independent] = row_joint(_port(_Run, Switches()), case)
+    assert independent.pvalue > 1e-4, independent
+
+
+def test_the_final_cell_law_and_its_bins_are_exact() -> None:
+    case = bonus_only_case()
+    law = row_laws(case)[0]
+    joint = final_cell_joint(law, case, has_labels=True)
+    assert joint.shape == (2, case.groups.nnz) and joint.sum() == pytest.approx(1.0)
+    assert joint[0].sum() == pytest.approx(0.0, abs=1e-12)  # p = q: never rejected
+    table, bin_law = final_bins(joint)
+    assert table.shape == joint.shape and set(np.unique(table[1])) <= set(range(ROW_JOINT_BINS))
+    assert bin_law == pytest.approx(np.bincount(table[1], weights=joint[1], minlength=ROW_JOINT_BINS))
+
+
+def spread_law(ids: int = 8192, thin_mass: float = 0.5) -> np.ndarray[Any, Any]:
+    """A token law with a few heavy ids and ``thin_mass`` spread equally over ``ids`` ids (6.1e-5 each)."""
+    heavy = np.full(8, (1 - thin_mass) / 8)
+    return np.concatenate([heavy, np.full(ids, thin_mass / ids)])
+
+
+def test_the_repeat_bound_is_valid_under_the_exact_law() -> None:
+    # 2,000 seeded replicates of 400 draws from the exact law; the bound is conservative, so at each level
+    # α the number of p ≤ α is below Bin(2000, α); the assertion's slack (its 1 − 1e-6 quantile) makes this
+    # check fail a valid bound with probability ≤ 3e-6 (three levels).
+    law = spread_law()
+    thin = np.flatnonzero(law <= SPREAD_LEVEL)
+    rng = np.random.default_rng(11)
+    pvalues = np.array([repeat_pvalue(np.bincount(rng.choice(law.size, 400, p=law), minlength=law.size)[thin],
+                                      law[thin])[2] for _ in range(2000)])
+    for alpha in (0.01, 0.05, 0.2):
+        assert (pvalues <= alpha).sum() <= scipy.stats.binom.ppf(1 - 1e-6, 2000, alpha), alpha
+
+
+def test_bfloat16_inverse_cdf_draws_are_caught_by_the_repeat_bound() -> None:
+    law = spread_law()
+    thin = np.flatnonzero(law <= SPREAD_LEVEL)
+    u = torch.rand(400, generator=torch.Generator().manual_seed(3), dtype=torch.bfloat16).double().numpy()
+    draws = np.minimum(np.searchsorted(np.cumsum(law), u, side="right"), law.size - 1)
+    n, repeats, pvalue = repeat_pvalue(np.bincount(draws, minlength=law.size)[thin], law[thin])
+    assert n > 100 and repeats > 20 and pvalue < 1e-20, (n, repeats, pvalue)
+
+
+def test_spread_positions_come_from_the_laws_alone() -> None:
+    assert spread_test_count(32, lambda: row_laws(bonus_only_case())) == 0  # V < MIN_SPREAD_IDS: not even read
+    codec = family_case("codec", 0)
+    laws = row_laws(codec)
+    assert [p for p, _, _ in spread_positions(laws[0])] == [0, codec.gamma]  # position-0 residual and bonus
+    assert spread_test_count(codec.vocab_size, lambda: laws) == 2
