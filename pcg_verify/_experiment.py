@@ -13,7 +13,8 @@ may be handed as non-contiguous views; the gate reads them upcast to float64.
 
 Besides the per-row counts, an experiment counts what pooling hides: the
 accepted lengths of adjacent rows of one call (rows 2r and 2r + 1, for the
-joint law against the exact product law) and the position-0 outcome of the
+joint law against the exact product law), the final emitted cells of those
+pairs (:mod:`pcg_verify._row_joint`) and the position-0 outcome of the
 first and of the last row of every call (per-row-index laws).
 
 This is the only module that calls the port (:func:`call`): the call-pattern
@@ -95,6 +96,10 @@ class Observations:
     #: B − 1); the last only for calls of more than one row
     call_first: np.ndarray[Any, Any] | None = None
     call_last: np.ndarray[Any, Any] | None = None
+    #: final_pairs[b]: per call, int64 [pairs, 2] codes A·C + c of the final emitted cell (c the membership
+    #: index, the token without labels; at position A: the residual draw, or the bonus at A = γ) of rows 2r
+    #: and 2r + 1 of one call, row 2r being case row b (:mod:`pcg_verify._row_joint` bins and tests them)
+    final_pairs: list[list[np.ndarray[Any, Any]]] = field(default_factory=list)
     #: the experiment's first port call: its draft tokens, generator seed and output (first-call check)
     first_call: tuple[torch.Tensor, int, PortOutput] | None = None
 
@@ -271,19 +276,26 @@ class _Checker:
                     np.add.at(counts.joint[i], (a[reached] <= i) * c + cell, 1)  # accepted first
                 else:
                     np.add.at(counts.bonus_joint, cell, 1)
-        self.count_within_call(accepted, tokens[:, 0] if labels is None else labels[:, 0], obs)
+        rows = np.arange(tokens.shape[0])
+        final = tokens[rows, accepted] if labels is None else self.membership(labels[rows, accepted],
+                                                                              tokens[rows, accepted])
+        self.count_within_call(accepted, tokens[:, 0] if labels is None else labels[:, 0], obs,
+                               final=accepted * c + final)
 
     def count_within_call(self, accepted: np.ndarray[Any, Any], first: np.ndarray[Any, Any],
-                          obs: Observations) -> None:
-        """Adjacent-row pairs of accepted lengths, and the position-0 outcome of the call's first and last row.
+                          obs: Observations, final: np.ndarray[Any, Any]) -> None:
+        """Adjacent-row pairs of accepted lengths and of final cells, and the position-0 outcome of the
+        call's first and last row.
 
         ``first`` [rows] is each row's position-0 label (its token without labels); position 0 is
-        always reached, and accepted there iff A ≥ 1.
+        always reached, and accepted there iff A ≥ 1. ``final`` [rows] is each row's code A·C + c of
+        its final emitted cell (:attr:`Observations.final_pairs`).
         """
         batch, rows, levels = self.case.batch, accepted.shape[0], PAIR_LEVELS
         size = self.num_groups if self.has_labels else self.vocab
         if obs.call_first is None:
             obs.pairs = [np.zeros(levels ** 2, np.int64) for _ in range(batch)]
+            obs.final_pairs = [[] for _ in range(batch)]
             obs.call_first, obs.call_last = np.zeros(2 * size, np.int64), np.zeros(2 * size, np.int64)
         assert obs.call_last is not None
         starts = np.arange(0, rows - 1, 2)  # rows 2r and 2r + 1 of this call
@@ -291,6 +303,8 @@ class _Checker:
         for b in range(batch):
             mine = starts[starts % batch == b]
             np.add.at(obs.pairs[b], level[mine] * levels + level[mine + 1], 1)
+            if mine.size:
+                obs.final_pairs[b].append(np.stack([final[mine], final[mine + 1]], axis=1))
         obs.call_first[(accepted[0] < 1) * size + first[0]] += 1
         if rows > 1:
             obs.call_last[(accepted[-1] < 1) * size + first[-1]] += 1

@@ -5,12 +5,15 @@ Math follows the paper: q is the target, p the draft.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
 from pcg_core.errors import DesignError
 from pcg_verify._call_patterns import pattern_test_count, pooled_test_count
 from pcg_verify._experiment import row_laws
+from pcg_verify._row_joint import row_joint_test_count
+from pcg_verify._spread import spread_test_count
 from pcg_verify.budgets import PROCEDURE, Budget, Procedure
 from pcg_verify.cases import Case, case_seed, draw_case
 from pcg_verify.cases._design import covering_array, designed_case
@@ -74,10 +77,19 @@ def plan_gate(budget: Budget, seed: int, *, singleton_only: bool = False,
     alone = frozenset([i for i, c in enumerate(cases) if c.batch > 1][: budget.batch_invariance_cases])
     # Bonferroni count: per row, γ+1 label tests, γ+1 conformance tests, acceptance and bonus;
     # the alone runs add γ+1 label tests for row 0; per case, the tests of what pooling hides
-    # (adjacent rows of one call, first and last row of every call) and of the call patterns.
+    # (adjacent rows of one call — their lengths and their final draws —, first and last row of every
+    # call) and of the call patterns; per spread position of a row's laws, the collapsed-support test.
+    laws: dict[int, list[BlockLaw]] = {}
+
+    def laws_of(index: int) -> list[BlockLaw]:  # computed once, kept in the plan
+        if index not in laws:
+            laws[index] = row_laws(cases[index])
+        return laws[index]
+
     tests = sum(c.batch * (2 * (c.gamma + 1) + 2) for c in cases)
     tests += sum(cases[i].gamma + 1 for i in alone)
-    tests += sum(pooled_test_count(c) + pattern_test_count(c) for c in cases)
+    tests += sum(pooled_test_count(c) + row_joint_test_count(c) + pattern_test_count(c) for c in cases)
+    tests += sum(spread_test_count(c.vocab_size, functools.partial(laws_of, i)) for i, c in enumerate(cases))
     per_test = procedure.direct_rate / tests
     samples = []
     for index, case in enumerate(cases):
@@ -103,4 +115,4 @@ def plan_gate(budget: Budget, seed: int, *, singleton_only: bool = False,
                 "raise max_samples_per_row or the discrepancy",
             )
         samples.append(int(n))
-    return GatePlan(budget, seed, singleton_only, procedure, cases, tuple(samples), tests, per_test, alone)
+    return GatePlan(budget, seed, singleton_only, procedure, cases, tuple(samples), tests, per_test, alone, laws)

@@ -55,6 +55,8 @@ from pcg_verify._evidence import law_checks
 from pcg_verify._experiment import derived_seed, observe
 from pcg_verify._options import check_seconds, check_threads
 from pcg_verify._plan import GatePlan, gate_case, plan_gate
+from pcg_verify._row_joint import row_joint_tests
+from pcg_verify._spread import spread_tests
 from pcg_verify._verdicts import CaseResult, describe_rejection, gate_report
 from pcg_verify.budgets import BUDGETS, PROCEDURE, Budget, Procedure
 from pcg_verify.ports import (
@@ -108,6 +110,9 @@ def _runs(port: Port, plan: GatePlan, index: int, stage: int, result: CaseResult
         if not alone:  # what pooling hides: adjacent rows of one call, first and last row of every call
             tests += pooled_tests(obs, laws, case_index=index, stage=stage, per_test_level=plan.per_test_level,
                                   false_negative_rate=plan.budget.false_negative_rate, procedure=plan.procedure)
+            tests += row_joint_tests(obs, laws, case_index=index, stage=stage, per_test_level=plan.per_test_level,
+                                     false_negative_rate=plan.budget.false_negative_rate, procedure=plan.procedure)
+            tests += spread_tests(obs, laws, case_index=index, stage=stage)
     patterns, broken = pattern_tests(port, case, case_index=index, stage=stage, samples_per_row=samples,
                                      seed=derived_seed(plan.seed, index, stage, 3), per_test_level=plan.per_test_level,
                                      false_negative_rate=plan.budget.false_negative_rate, procedure=plan.procedure)

@@ -7,6 +7,7 @@ and every call the gate makes is recorded by a spy around the reference port.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,8 @@ from pcg_verify._call_patterns import (
     replay_case,
 )
 from pcg_verify._experiment import call_inputs, call_sizes, draft_tokens_for, row_laws
+from pcg_verify._row_joint import row_joint_test_count
+from pcg_verify._spread import spread_test_count
 from pcg_verify.budgets import BUDGETS
 from pcg_verify.cases._families import (
     ACCEPTANCE_RANGE,
@@ -223,9 +226,11 @@ def test_relabelled_groups_have_the_same_shapes_and_other_members() -> None:
 def test_the_plan_counts_every_new_test_in_its_bonferroni_level() -> None:
     spec = QUICK_FAMILIES
     plan = plan_gate(spec, 0)
-    expected = sum(c.batch * (2 * (c.gamma + 1) + 2) + pooled_test_count(c) + pattern_test_count(c)
-                   for c in plan.cases)
+    expected = sum(c.batch * (2 * (c.gamma + 1) + 2) + pooled_test_count(c) + row_joint_test_count(c)
+                   + pattern_test_count(c) for c in plan.cases)
     expected += sum(plan.cases[i].gamma + 1 for i in plan.alone_cases)
+    expected += sum(spread_test_count(c.vocab_size, functools.partial(plan.laws_of, i))
+                    for i, c in enumerate(plan.cases))
     assert plan.planned_tests == expected
     assert plan.per_test_level == pytest.approx(plan.procedure.direct_rate / expected)
     assert [pattern_test_count(c) > 0 for c in plan.cases[-4:]] == [n in SMALL for n in spec.families]
