@@ -42,7 +42,7 @@ import contextlib
 import random
 import shlex
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -214,6 +214,9 @@ class ExecPort(ProcessPort):
     keep_going : bool
         After a request timed out, keep sending requests
         (:class:`~pcg_verify.ports.ProcessPort`).
+    env : mapping of str to str, optional
+        Environment variables the program gets on top of the gate's
+        (:attr:`~pcg_verify.ports.ProcessPort.env`).
 
     Attributes
     ----------
@@ -238,7 +241,7 @@ class ExecPort(ProcessPort):
 
     def __init__(self, command: str | Sequence[str], *, call_timeout: float = DEFAULT_CALL_TIMEOUT,
                  start_timeout: float = DEFAULT_EXEC_START_TIMEOUT, deadline: float | None = None,
-                 keep_going: bool = False) -> None:
+                 keep_going: bool = False, env: Mapping[str, str] | None = None) -> None:
         if isinstance(command, str):
             spec, self.argv = EXEC_PREFIX + command, _argv("command", command, command)
         elif isinstance(command, Sequence) and command and all(isinstance(a, str) for a in command):
@@ -247,7 +250,7 @@ class ExecPort(ProcessPort):
         else:
             raise InvalidTypeError("command", command, "must be a command line (str) or a non-empty list of str")
         super().__init__(spec, call_timeout=call_timeout, start_timeout=start_timeout, deadline=deadline,
-                         stderr_prefix="pcg-exec-port-", keep_going=keep_going)
+                         stderr_prefix="pcg-exec-port-", keep_going=keep_going, env=env)
         self.hello: Hello | None = None
         self.requests = self.groups_sent = 0
         # groups id → ((V, M), the six wire arrays) of the structures the process holds, least recent first
