@@ -47,6 +47,8 @@ _HASH = "PYTHONHASHSEED"
 #: The module of the gate's built-in ports (pcg_core's samplers): in this process, they are not re-run in a fresh
 #: one (the gate runs them in-process in most of its own tests, and a one-off worker costs seconds each time).
 _BUILTIN = "pcg_verify.ports._builtin"
+_UNLOADABLE = ("a port given as a callable object cannot be loaded in a fresh process (give it by import path or as "
+               "exec:CMD to have it checked)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,22 +72,21 @@ def fresh_child(loaded: LoadedPort) -> tuple[ProcessPort, str] | None:
     port = loaded.function
     if isinstance(port, ExecPort):
         usual = port.env.get(_HASH)
-        child: ProcessPort = ExecPort(port.argv, call_timeout=port.call_timeout, start_timeout=port.start_timeout,
-                                      deadline=port.seconds_left(), env={_HASH: _other_hash_seed(usual)})
-        return child, f"{_HASH}={usual}"
+        program = ExecPort(port.argv, call_timeout=port.call_timeout, start_timeout=port.start_timeout,
+                           deadline=port.seconds_left(), env={_HASH: _other_hash_seed(usual)})
+        return program, f"{_HASH}={usual}"
     if isinstance(port, IsolatedPort):
-        spec, threads, usual = port.spec, port.threads, port.env.get(_HASH)
-        timeouts = {"call_timeout": port.call_timeout, "start_timeout": port.start_timeout,
-                    "deadline": port.seconds_left()}
+        usual = port.env.get(_HASH)
+        worker = IsolatedPort(port.spec, call_timeout=port.call_timeout, start_timeout=port.start_timeout,
+                              deadline=port.seconds_left(), threads=port.threads)
         described = f"{_HASH}={usual}"
     elif isinstance(port, ProcessPort) or loaded.spec is None:
         return None
     else:  # in this process: its hash seed is the environment's, or random when unset
-        spec, threads, usual = loaded.spec, 1, os.environ.get(_HASH)
-        timeouts = {"call_timeout": DEFAULT_CALL_TIMEOUT}
+        usual = os.environ.get(_HASH)
+        worker = IsolatedPort(loaded.spec, call_timeout=DEFAULT_CALL_TIMEOUT)
         described = "this process's " + (f"{_HASH}={usual}" if usual is not None else "random string-hash seed")
-    worker = IsolatedPort(spec, threads=threads, **timeouts)
-    worker.env[_HASH] = _other_hash_seed(usual)
+    worker.env[_HASH] = _other_hash_seed(usual)  # IsolatedPort takes no env argument: set before its start
     return worker, described
 
 
@@ -94,19 +95,27 @@ def _first_call(results: Sequence[CaseResult]) -> CaseResult | None:
     return next((r for r in results if r.observations is not None and r.observations.first_call is not None), None)
 
 
+def _not_checked(loaded: LoadedPort, results: Sequence[CaseResult]) -> str | None:
+    """Why the check cannot (or need not) run on ``loaded`` after ``results``; None when it can."""
+    port = loaded.function
+    if _first_call(results) is None:
+        return "no case kept the contract"
+    if getattr(port, "__module__", None) == _BUILTIN:
+        return "a built-in port (pcg_core's sampler, which draws only from the generator), run in this process"
+    if isinstance(port, ProcessPort) and port.deadline_passed():
+        return "the run's deadline had passed"
+    if isinstance(port, ProcessPort) and port.hung is not None and not port.keep_going:
+        return "the port already hung"
+    return None
+
+
 def cross_process_check(loaded: LoadedPort, results: Sequence[CaseResult]) -> CrossProcess:
     """Repeat the first call of the first case that made one in :func:`fresh_child`; compare exactly."""
-    unloadable = ("not checked across processes: a port given as a callable object cannot be loaded in a fresh "
-                  "process (give it by import path or as exec:CMD to have it checked)")
+    why = _not_checked(loaded, results)
+    made = fresh_child(loaded) if why is None else None
     result = _first_call(results)
-    if result is None:
-        return CrossProcess(None, None, "not checked across processes: no case kept the contract")
-    if getattr(loaded.function, "__module__", None) == _BUILTIN:
-        return CrossProcess(None, None, "not checked across processes: a built-in port (pcg_core's sampler, "
-                            "which draws only from the generator), run in this process")
-    made = fresh_child(loaded)
-    if made is None:
-        return CrossProcess(None, None, unloadable)
+    if result is None or made is None:
+        return CrossProcess(None, None, f"not checked across processes: {why or _UNLOADABLE}")
     child, usual = made
     assert result.observations is not None and result.observations.first_call is not None
     drafts, seed, first = result.observations.first_call

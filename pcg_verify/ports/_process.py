@@ -45,8 +45,8 @@ from pcg_core.validation import check_real
 from pcg_verify._options import DEFAULT_CALL_TIMEOUT
 from pcg_verify.ports._contract import PortProtocolError, printable
 
-__all__ = ["CHILD_ENVIRONMENT", "STDERR_LINES", "PipeClosed", "PipeProcess", "PipeTimeout", "ProcessPort", "StartError", "StderrLog",
-           "describe_exit"]
+__all__ = ["CHILD_ENVIRONMENT", "STDERR_LINES", "PipeClosed", "PipeProcess", "PipeTimeout", "ProcessPort",
+           "StartError", "StderrLog", "describe_exit"]
 
 #: stderr lines of a dead child quoted in a verdict.
 STDERR_LINES = 8

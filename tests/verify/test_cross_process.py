@@ -40,7 +40,7 @@ def test_a_port_whose_order_follows_string_hashing_fails_determinism_across_proc
     assert not passed and verdict == Verdict.FAIL and message == "outputs differ between processes"
     assert len(failures) == 1  # the per-case checks, inside one process, pass
     usual = "PYTHONHASHSEED=1" if isolate else "this process's"
-    assert failures[0].startswith(f"case 0: cross-process determinism: the first call of case 0 (")
+    assert failures[0].startswith("case 0: cross-process determinism: the first call of case 0 (")
     assert f"in a fresh process with PYTHONHASHSEED={FRESH_HASH_SEED} than under {usual}" in failures[0]
     assert failures[0].endswith(f"Reproduce: pcg-verify check {HASH_ORDER_PORT} --budget quick --seed 0 --case 0")
 
@@ -75,14 +75,15 @@ def test_the_usual_and_the_fresh_child_get_their_hash_seeds_explicitly_and_the_g
     with ExecPort(ECHO_HASH_SEED, call_timeout=10, deadline=60) as usual:
         usual.start()
         made = fresh_child(LoadedPort(usual, "echo", "exec:echo", owned=usual))
-        assert made is not None
+        assert made is not None and isinstance(made[0], ExecPort)
         fresh, described = made
         with fresh:
             fresh.start()
-            names = usual.hello and usual.hello.name, fresh.hello.name if isinstance(fresh, ExecPort) else None
+            assert usual.hello is not None and fresh.hello is not None
+            names = (usual.hello.name, fresh.hello.name)
     assert CHILD_ENVIRONMENT == {"PYTHONHASHSEED": "1"} and described == "PYTHONHASHSEED=1"
     assert names == ("hash1", f"hash{FRESH_HASH_SEED}")
-    assert isinstance(fresh, ExecPort) and fresh.argv == ECHO_HASH_SEED and fresh.call_timeout == 10
+    assert fresh.argv == ECHO_HASH_SEED and fresh.call_timeout == 10
     assert fresh.deadline_seconds is not None and fresh.deadline_seconds <= 60
     assert os.environ.get("PYTHONHASHSEED") == before
 
