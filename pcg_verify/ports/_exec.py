@@ -6,11 +6,14 @@ protocol's specification; this module is the gate's side of it.
 :class:`ExecPort` has the port contract (``docs/port-contract.md``), so the
 gate calls it like any port; like the isolated worker it is a
 :class:`~pcg_verify.ports._process.ProcessPort` (start, limits, stderr tail
-and stop are written there once). It runs **one** long-lived process per gate run,
-sends each distinct groups object once (``GROUPS`` with an id, then requests
-that name the id), and turns everything the program does instead of a
-well-formed answer into a :class:`~pcg_verify.ports.PortProtocolError` (a
-structural failure of the case), naming it:
+and stop are written there once). It runs **one** long-lived process per gate
+run, sends each distinct groups object once (``GROUPS`` with an id, then
+requests that name the id; ids exercise the protocol's structure-id clause:
+:class:`StructureIds`, :func:`decoy_groups`), sends each request a seed drawn
+from the caller's generator (:func:`seed_of`), and turns everything the
+program does instead of a well-formed answer into a
+:class:`~pcg_verify.ports.PortProtocolError` (a structural failure of the
+case), naming it:
 
 * it **crashed**: its exit status or signal and its last stderr lines;
 * it did not answer within ``call_timeout`` seconds (or the run's

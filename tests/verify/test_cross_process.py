@@ -14,11 +14,13 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from pcg_verify import Category, Verdict, run_gate
-from pcg_verify._cross_process import FRESH_HASH_SEED, fresh_child
+from pcg_verify._cross_process import FRESH_HASH_SEED, cross_process_check, fresh_child
 from pcg_verify.ports import ExecPort, IsolatedPort, LoadedPort
 from pcg_verify.ports._process import CHILD_ENVIRONMENT
 
@@ -94,3 +96,16 @@ def test_a_fresh_child_is_a_worker_for_a_python_port_and_none_for_a_bare_callabl
     made = fresh_child(LoadedPort(print, "by path", "tests/verify/hash_order_port.py:port"))
     assert made is not None and isinstance(made[0], IsolatedPort)
     assert made[0].spec == "tests/verify/hash_order_port.py:port" and made[0].env["PYTHONHASHSEED"] in ("2", "3")
+
+
+def test_the_check_is_skipped_and_said_so_when_no_case_ran_the_deadline_passed_or_the_port_hung() -> None:
+    none: Any = []
+    kept: Any = [SimpleNamespace(index=0, observations=SimpleNamespace(first_call=(None, 0, None)))]
+    with ExecPort(ECHO_HASH_SEED, deadline=0) as late, ExecPort(ECHO_HASH_SEED) as hung:
+        hung.hung = "no answer within 5 s while answering request 1"
+        outcomes = [cross_process_check(LoadedPort(port, "echo", "exec:echo", owned=port), results)
+                    for port, results in ((hung, none), (late, kept), (hung, kept))]
+        assert late.starts == hung.starts == 0  # nothing was started for a check that does not run
+    assert [o.note for o in outcomes] == [f"not checked across processes: {why}" for why in (
+        "no case kept the contract", "the run's deadline had passed", "the port already hung")]
+    assert all(o.failure is None and o.case_index is None for o in outcomes)
