@@ -14,8 +14,9 @@ this procedure, step by step:
    checks on every output (ids, −1 padding, drafts kept, token ∈ its group,
    no impossible token or label, output types and shapes, inputs left
    unchanged, the port's own exceptions) and two calls under one seed
-   (determinism); these never fail a correct port. Then one G test per
-   (row, position, law); for the first multi-row cases, row 0 is also run
+   (determinism); these never fail a correct port. Once per run, one call
+   is also repeated in a fresh process (:mod:`pcg_verify._cross_process`).
+   Then one G test per (row, position, law); for the first multi-row cases, row 0 is also run
    alone (batch invariance). Each p-value is Bonferroni-adjusted over the
    plan's test count m: adjusted p ≤ ``direct_rate`` fails.
 3. **Stage 2** (still in :func:`run_case`). A case with no failure but an
@@ -51,6 +52,7 @@ import torch
 from pcg_core.errors import InvalidArgumentError, InvalidTypeError
 from pcg_core.validation import check_bool, check_int
 from pcg_verify._call_patterns import determinism_differs, first_call_differs, pattern_tests, pooled_tests
+from pcg_verify._cross_process import cross_process_check, with_cross_process
 from pcg_verify._evidence import law_checks
 from pcg_verify._experiment import derived_seed, observe
 from pcg_verify._options import check_seconds, check_threads
@@ -312,8 +314,9 @@ def _run(loaded: LoadedPort, budget: Budget, seed: int, singleton_only: bool, ca
         results.append(run_case(loaded.function, plan, index))  # 2.–3.
         if progress is not None:
             progress(done, len(indices))
-    return gate_report(plan, results, port_name=loaded.name, replay=replay,
-                       elapsed_seconds=time.perf_counter() - started)  # 4.
+    crossed = cross_process_check(loaded, results)  # once per run: a fresh process costs seconds
+    return with_cross_process(gate_report(plan, results, port_name=loaded.name, replay=replay,
+                                          elapsed_seconds=time.perf_counter() - started), crossed, replay)  # 4.
 
 
 def assert_gate(port: Port | str = REFERENCE_PORT, **kwargs: Any) -> GateReport:

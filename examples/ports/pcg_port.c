@@ -176,7 +176,7 @@ int pcg_port_verify(int64_t B, int64_t gamma, int64_t V, int64_t M,
 #ifndef PCG_PORT_LIBRARY
 /* ------------------------------------------------------------------ the protocol */
 #define MAX_LINE 4096
-#define MAX_LIVE_GROUPS 8
+#define MAX_LIVE_GROUPS 32
 
 typedef struct {
     int64_t id, V, M;  /* id 0: a free slot */
@@ -319,7 +319,7 @@ static void on_groups(void) {
     if (sscanf(line, "GROUPS %" SCNd64 " %" SCNd64 " %" SCNd64 " %d", &id, &V, &M, &n) != 4 || n != 6 || id <= 0) fail("bad GROUPS line");
     groups_slot *s = NULL;
     for (int i = 0; i < MAX_LIVE_GROUPS && !s; i++) if (slots[i].id == 0) s = &slots[i];
-    if (!s) fail("more than 8 live groups (the gate must FREE one first)");
+    if (!s) fail("more than 32 live groups (the gate must FREE one first)");
     s->id = id; s->V = V; s->M = M;
     s->group_ptr = read_array("group_ptr", "int64", 1, dims, NULL);
     s->group_members = read_array("group_members", "int32", 1, dims, NULL);

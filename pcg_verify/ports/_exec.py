@@ -6,11 +6,14 @@ protocol's specification; this module is the gate's side of it.
 :class:`ExecPort` has the port contract (``docs/port-contract.md``), so the
 gate calls it like any port; like the isolated worker it is a
 :class:`~pcg_verify.ports._process.ProcessPort` (start, limits, stderr tail
-and stop are written there once). It runs **one** long-lived process per gate run,
-sends each distinct groups object once (``GROUPS`` with an id, then requests
-that name the id), and turns everything the program does instead of a
-well-formed answer into a :class:`~pcg_verify.ports.PortProtocolError` (a
-structural failure of the case), naming it:
+and stop are written there once). It runs **one** long-lived process per gate
+run, sends each distinct groups object once (``GROUPS`` with an id, then
+requests that name the id; ids exercise the protocol's structure-id clause:
+:class:`StructureIds`, :func:`decoy_groups`), sends each request a seed drawn
+from the caller's generator (:func:`seed_of`), and turns everything the
+program does instead of a well-formed answer into a
+:class:`~pcg_verify.ports.PortProtocolError` (a structural failure of the
+case), naming it:
 
 * it **crashed**: its exit status or signal and its last stderr lines;
 * it did not answer within ``call_timeout`` seconds (or the run's
@@ -39,9 +42,10 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import random
 import shlex
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -54,6 +58,7 @@ from pcg_verify._options import DEFAULT_CALL_TIMEOUT
 from pcg_verify.ports._contract import PortProtocolError
 from pcg_verify.ports._process import PipeClosed, PipeProcess, PipeTimeout, ProcessPort, StartError, describe_exit
 from pcg_verify.ports._wire import (
+    ID_LOW_BITS,
     MAGIC,
     MAX_LINE,
     MAX_LIVE_GROUPS,
@@ -68,7 +73,8 @@ from pcg_verify.ports._wire import (
     wire_groups,
 )
 
-__all__ = ["DEFAULT_EXEC_START_TIMEOUT", "EXEC_PREFIX", "ExecPort", "parse_exec_spec"]
+__all__ = ["DEFAULT_EXEC_START_TIMEOUT", "EXEC_PREFIX", "STRUCTURE_ID_CLAUSE", "ExecPort", "StructureIds",
+           "decoy_groups", "parse_exec_spec"]
 
 #: A port spec starting with this runs a program: ``exec:CMD ARGS…``.
 EXEC_PREFIX = "exec:"
@@ -77,6 +83,14 @@ DEFAULT_EXEC_START_TIMEOUT = 30.0
 #: Seconds a process that closed its stdout gets to exit before it is killed (its status is then reported).
 _EXIT_WAIT = 5.0
 _OUTPUTS = ("tokens", "group_ids", "num_accepted")
+#: The low bits every structure id ends in (any value would do; not 0, so that ids are visibly not counters).
+_ID_LOW = 0x2A6D
+#: The weight (before renormalisation per token) of a decoy's small groups: its labels are ``M`` almost surely.
+_DECOY_WEIGHT = 2.0**-20
+#: What a program may assume about structure ids (docs/protocol.md, "Structure ids"), quoted when it breaks it.
+STRUCTURE_ID_CLAUSE = (f"docs/protocol.md, 'Structure ids': a program keeps every live structure under its whole "
+                       f"gid (ids are large and not sequential, reused after FREE, freed in any order, up to "
+                       f"{MAX_LIVE_GROUPS} live at once)")
 
 
 def parse_exec_spec(spec: str) -> list[str]:
@@ -102,13 +116,66 @@ def _argv(name: str, value: str, command: str) -> list[str]:
 
 
 def seed_of(generator: torch.Generator) -> int:
-    """The request's 64-bit seed: the generator's own seed while it is fresh (so a port gets exactly the
-    seed the gate chose, as an in-process port would), else 63 random bits drawn from it."""
+    """The request's 64-bit seed, drawn from ``generator``, which it advances as an in-process port would.
+
+    A fresh generator (its state is still that of ``manual_seed(initial_seed())``) gives its own seed, so
+    a port gets exactly the seed the gate chose (the gate hands every call a fresh generator); a used one
+    gives 63 random bits drawn from it. Either way one draw advances it: a caller that passes one
+    generator to every call of a decode loop sends a new seed each call, and the same sequence again
+    when it replays from the same seed.
+    """
     seed = int(generator.initial_seed())
     fresh = torch.Generator(device=generator.device).manual_seed(seed)
-    if torch.equal(generator.get_state(), fresh.get_state()):
-        return seed
-    return int(torch.randint(0, 2**63 - 1, (1,), generator=generator, device=generator.device).item())
+    untouched = torch.equal(generator.get_state(), fresh.get_state())
+    drawn = int(torch.randint(0, 2**63 - 1, (1,), generator=generator, device=generator.device).item())
+    return seed if untouched else drawn
+
+
+class StructureIds:
+    """Structure ids as docs/protocol.md allows them, so a program that assumes more fails.
+
+    A fresh id is ``(r << ID_LOW_BITS) | _ID_LOW`` with ``r`` 46 random bits (a fixed stream per port, so
+    a run's ids are the same every time): large, not sequential, and equal modulo ``2**ID_LOW_BITS``.
+    An id given back (after its ``FREE``) is the next one taken, for a different structure.
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        self._random = random.Random(seed)
+        self._freed: list[int] = []
+        self._taken: set[int] = set()
+
+    def take(self) -> int:
+        """An id no live structure has: the last one given back, else a fresh one."""
+        gid = self._freed.pop() if self._freed else 0
+        while not gid or gid in self._taken:
+            gid = ((self._random.getrandbits(46) | 1) << ID_LOW_BITS) | _ID_LOW
+        self._taken.add(gid)
+        return gid
+
+    def give_back(self, gid: int) -> None:
+        """``gid`` was freed: take it again next."""
+        self._taken.discard(gid)
+        self._freed.append(gid)
+
+    def clear(self) -> None:
+        """A fresh process holds nothing."""
+        self._freed.clear()
+        self._taken.clear()
+
+
+def decoy_groups(groups: Groups) -> Groups:
+    """A structure over the same V with M + 1 groups, sent under an id that collides with ``groups``'s in
+    small tables: group M holds every token; group k < M holds token k mod V at weight about 2⁻²⁰.
+
+    A program that answers a request on ``groups`` from the decoy draws label M (out of range for
+    ``groups``) almost surely, so the gate can name the clause it broke.
+    """
+    vocab, num = groups.vocab_size, groups.num_groups
+    ptr = torch.cat([torch.arange(num + 1, dtype=torch.int64), torch.tensor([num + vocab], dtype=torch.int64)])
+    members = torch.cat([torch.arange(num, dtype=torch.int64) % vocab, torch.arange(vocab, dtype=torch.int64)])
+    weights = torch.cat([torch.full((num,), _DECOY_WEIGHT, dtype=torch.float64),
+                         torch.ones(vocab, dtype=torch.float64)])
+    return Groups.from_memberships(vocab, ptr, members, weights)
 
 
 class _Child:
@@ -150,6 +217,9 @@ class ExecPort(ProcessPort):
     keep_going : bool
         After a request timed out, keep sending requests
         (:class:`~pcg_verify.ports.ProcessPort`).
+    env : mapping of str to str, optional
+        Environment variables the program gets on top of the gate's
+        (:attr:`~pcg_verify.ports.ProcessPort.env`).
 
     Attributes
     ----------
@@ -174,7 +244,7 @@ class ExecPort(ProcessPort):
 
     def __init__(self, command: str | Sequence[str], *, call_timeout: float = DEFAULT_CALL_TIMEOUT,
                  start_timeout: float = DEFAULT_EXEC_START_TIMEOUT, deadline: float | None = None,
-                 keep_going: bool = False) -> None:
+                 keep_going: bool = False, env: Mapping[str, str] | None = None) -> None:
         if isinstance(command, str):
             spec, self.argv = EXEC_PREFIX + command, _argv("command", command, command)
         elif isinstance(command, Sequence) and command and all(isinstance(a, str) for a in command):
@@ -183,13 +253,14 @@ class ExecPort(ProcessPort):
         else:
             raise InvalidTypeError("command", command, "must be a command line (str) or a non-empty list of str")
         super().__init__(spec, call_timeout=call_timeout, start_timeout=start_timeout, deadline=deadline,
-                         stderr_prefix="pcg-exec-port-", keep_going=keep_going)
+                         stderr_prefix="pcg-exec-port-", keep_going=keep_going, env=env)
         self.hello: Hello | None = None
         self.requests = self.groups_sent = 0
         # groups id → ((V, M), the six wire arrays) of the structures the process holds, least recent first
         self._live: collections.OrderedDict[int, tuple[tuple[int, int], list[torch.Tensor]]] = (
             collections.OrderedDict())
-        self._next_gid = 0
+        self._ids = StructureIds()
+        self._decoy: tuple[int, int] | None = None  # (decoy id, the id of the structure sent just before it)
         self._child = _Child()
         self._finalizer = weakref.finalize(self, self._child.end, False)
 
@@ -216,6 +287,8 @@ class ExecPort(ProcessPort):
 
     def _terminate(self, *, polite: bool) -> None:
         self._live.clear()
+        self._ids.clear()
+        self._decoy = None
         self._child.end(polite)
 
     def _launch(self) -> None:
@@ -244,7 +317,10 @@ class ExecPort(ProcessPort):
         """The id the process knows ``groups`` by; queues FREE/GROUPS frames when it does not know them yet.
 
         Matched by content (the gate hands every call a fresh copy): equal sizes and equal arrays, compared
-        with the copies kept of the structures the process holds, O(nnz) at memory speed.
+        with the copies kept of the structures the process holds, O(nnz) at memory speed. A new structure
+        exercises the structure-id clause (docs/protocol.md): the last decoy is freed and its id reused for
+        it, the least recently used structures are freed once 32 would be live, and a fresh decoy
+        (:func:`decoy_groups`) follows it under an id equal to its own modulo ``2**ID_LOW_BITS``.
         """
         key, arrays = (groups.vocab_size, groups.num_groups), wire_groups(groups)
         for gid, (live_key, live_arrays) in self._live.items():
@@ -252,14 +328,31 @@ class ExecPort(ProcessPort):
                                        for a, b in zip(arrays, live_arrays, strict=True)):
                 self._live.move_to_end(gid)
                 return gid
-        while len(self._live) >= MAX_LIVE_GROUPS:
-            old, _ = self._live.popitem(last=False)
-            frames.append(f"FREE {old}\n".encode("ascii"))
-        self._next_gid += 1
-        self._live[self._next_gid] = (key, [a.clone() for a in arrays])  # the caller may change its own later
-        frames += groups_frames(self._next_gid, groups)
+        if self._decoy is not None:
+            self._free(self._decoy[0], frames)
+            self._decoy = None
+        while len(self._live) + 2 > MAX_LIVE_GROUPS:
+            self._free(self._live.popitem(last=False)[0], frames)
+        gid = self._ids.take()
+        self._live[gid] = (key, [a.clone() for a in arrays])  # the caller may change its own later
+        frames += groups_frames(gid, groups)
         self.groups_sent += 1
-        return self._next_gid
+        decoy = self._ids.take()
+        frames += groups_frames(decoy, decoy_groups(groups))
+        self._decoy = (decoy, gid)
+        return gid
+
+    def _free(self, gid: int, frames: list[bytes | memoryview]) -> None:
+        frames.append(f"FREE {gid}\n".encode("ascii"))
+        self._ids.give_back(gid)
+
+    def _clause_broken(self, gid: int, num_groups: int, labels: np.ndarray[Any, Any] | None) -> str:
+        """Why labels out of range break the structure-id clause: "" unless label M, the decoy's, appears."""
+        if self._decoy is None or self._decoy[1] != gid or labels is None or not (labels == num_groups).any():
+            return ""
+        return (f"; label {num_groups} exists only in structure {self._decoy[0]}, sent after structure {gid} "
+                f"under an id equal to its modulo 2**{ID_LOW_BITS}: the program answered from another live "
+                f"structure, which breaks the structure-id clause ({STRUCTURE_ID_CLAUSE})")
 
     def _died(self, what: str) -> PortProtocolError:
         process = self._child.process
@@ -299,7 +392,7 @@ class ExecPort(ProcessPort):
         what = f"answering request {rid}"
         try:
             process.send(frames, until)
-            return self._response(rid, batch, gamma, vocab, groups.num_groups, until)
+            return self._response(rid, gid, batch, gamma, vocab, groups.num_groups, until)
         except PipeTimeout:
             raise self.timed_out(what, self.call_timeout) from None
         except PipeClosed:
@@ -312,7 +405,7 @@ class ExecPort(ProcessPort):
             self.discard()
             raise
 
-    def _response(self, rid: int, batch: int, gamma: int, vocab: int, num_groups: int,
+    def _response(self, rid: int, gid: int, batch: int, gamma: int, vocab: int, num_groups: int,
                   until: float) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """Read and check ``RESPONSE <rid> <n>`` and its arrays (or an ``ERROR`` line)."""
         process = self._child.process
@@ -359,7 +452,8 @@ class ExecPort(ProcessPort):
             if len(bad):
                 where = ", ".join(str(int(i)) for i in bad[0])
                 raise PortProtocolError(f"ids out of range in the response to request {rid}: {name}[{where}] = "
-                                        f"{int(array[tuple(bad[0])])}, outside [{low}, {high}]")
+                                        f"{int(array[tuple(bad[0])])}, outside [{low}, {high}]"
+                                        f"{self._clause_broken(gid, num_groups, got.get('group_ids'))}")
         labels = got.get("group_ids")
         return (torch.from_numpy(got["tokens"]), None if labels is None else torch.from_numpy(labels),
                 torch.from_numpy(got["num_accepted"]))

@@ -11,6 +11,9 @@
 * :class:`StderrLog`: a temporary file a child writes its stderr to, so a
   verdict can quote its last lines without a pipe that could fill up;
 * :func:`describe_exit`: an exit status or a signal, in words;
+* :data:`CHILD_ENVIRONMENT`: what every child gets on top of the gate's
+  environment (a fixed ``PYTHONHASHSEED``), and :attr:`ProcessPort.env` to
+  change it (the cross-process determinism check starts a child with another);
 * :class:`PipeProcess`: a program whose stdin and stdout are pipes, written and
   read through ``poll`` with a deadline, never a blocking call. While a request
   is being written, whatever the child already writes to stdout is read too,
@@ -32,7 +35,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -44,8 +47,8 @@ from pcg_core.validation import check_real
 from pcg_verify._options import DEFAULT_CALL_TIMEOUT
 from pcg_verify.ports._contract import PortProtocolError, PortTooSlow, printable
 
-__all__ = ["STDERR_LINES", "PipeClosed", "PipeProcess", "PipeTimeout", "ProcessPort", "StartError", "StderrLog",
-           "describe_exit"]
+__all__ = ["CHILD_ENVIRONMENT", "STDERR_LINES", "PipeClosed", "PipeProcess", "PipeTimeout", "ProcessPort",
+           "StartError", "StderrLog", "describe_exit"]
 
 #: stderr lines of a dead child quoted in a verdict.
 STDERR_LINES = 8
@@ -54,6 +57,10 @@ TAIL_BYTES = 64 << 10
 TAIL_LINE_CHARS = 500
 #: Environment variable set, with a fresh token, for each program the gate starts; inherited by its descendants.
 SESSION_MARK = "PCG_PORT_SESSION"
+#: Environment variables every child gets on top of the gate's (:attr:`ProcessPort.env`): Python's string
+#: hashing seeded explicitly, so a port whose outputs follow it gives the same outputs from run to run,
+#: and a fresh child with another seed (pcg_verify._cross_process) differs from it by construction.
+CHILD_ENVIRONMENT: Mapping[str, str] = {"PYTHONHASHSEED": "1"}
 #: Bytes moved per read or write system call (the pipes are grown to this size where the OS allows it).
 _IO_CHUNK = 1 << 20
 #: Bytes of stdout a child may write before its request is fully sent; beyond it stdout is left unread.
@@ -251,6 +258,26 @@ class PipeProcess:
         self.kill()
 
 
+@contextlib.contextmanager
+def _environment(extra: Mapping[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``extra`` on top inside the block, restored after.
+
+    How a child gets its environment whatever starts it: ``multiprocessing``'s spawn takes no ``env``, it
+    passes the parent's. The gate starts its children from one thread; another thread that reads these
+    variables meanwhile sees the child's values.
+    """
+    saved = {name: os.environ.get(name) for name in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 class StartError(Exception):
     """A child that could not be started, or did not come up (its message says what happened)."""
 
@@ -279,14 +306,25 @@ class ProcessPort:
         raises :class:`PortTooSlow` at once, naming the first timeout: a port
         that hangs on every call costs one ``call_timeout``, not one per case
         (the verdict is too slow either way).
+    env : mapping of str to str, optional
+        Environment variables the child gets on top of the gate's and of
+        :data:`CHILD_ENVIRONMENT` (which they override).
+
+    Attributes
+    ----------
+    env : dict of str to str
+        What the next child started gets on top of the gate's environment
+        (:data:`CHILD_ENVIRONMENT` and the ``env`` argument); change it before a start.
     """
 
     #: How verdicts name the child ("the port process").
     noun = "the port process"
 
     def __init__(self, spec: str, *, call_timeout: float = DEFAULT_CALL_TIMEOUT, start_timeout: float,
-                 deadline: float | None = None, stderr_prefix: str = "pcg-port-", keep_going: bool = False) -> None:
+                 deadline: float | None = None, stderr_prefix: str = "pcg-port-", keep_going: bool = False,
+                 env: Mapping[str, str] | None = None) -> None:
         self.spec = spec
+        self.env = {**CHILD_ENVIRONMENT, **(env or {})}
         self.call_timeout = check_real("call_timeout", call_timeout, minimum=0.0)
         self.start_timeout = check_real("start_timeout", start_timeout, minimum=0.0)
         self.deadline_seconds = None if deadline is None else check_real("deadline", deadline, minimum=0.0)
@@ -316,6 +354,10 @@ class ProcessPort:
         until = time.monotonic() + seconds
         return until if self._deadline_at is None else min(until, self._deadline_at)
 
+    def seconds_left(self) -> float | None:
+        """Seconds until the run's deadline (0 once it passed), or None without one."""
+        return None if self._deadline_at is None else max(0.0, self._deadline_at - time.monotonic())
+
     def deadline_passed(self) -> bool:
         return self._deadline_at is not None and time.monotonic() >= self._deadline_at
 
@@ -341,7 +383,8 @@ class ProcessPort:
         try:
             if self.deadline_passed():
                 raise StartError(self._deadline_message())
-            self._launch()
+            with _environment(self.env):
+                self._launch()
         except StartError as error:
             self.stop()
             detail = printable(str(error))

@@ -20,6 +20,7 @@ from pcg_core import Groups
 
 __all__ = [
     "GROUP_ARRAYS",
+    "ID_LOW_BITS",
     "MAGIC",
     "MAX_LINE",
     "MAX_LIVE_GROUPS",
@@ -41,8 +42,11 @@ MAGIC = "PCG-PORT"
 PROTOCOL_VERSION = 1
 #: Longest header line either side may send, ``\n`` excluded.
 MAX_LINE = 4096
-#: Groups a port must be able to hold at once; the gate sends FREE before it would exceed this.
-MAX_LIVE_GROUPS = 8
+#: Structures a program must be able to hold at once; the gate sends FREE before it would exceed this.
+MAX_LIVE_GROUPS = 32
+#: Every structure id the gate sends ends in the same ID_LOW_BITS bits (docs/protocol.md, "Structure ids"), so
+#: two live ids share a slot of any table of up to 2**ID_LOW_BITS slots indexed by the id modulo its size.
+ID_LOW_BITS = 16
 #: Wire dtype names → bytes per element.
 WIRE_DTYPES = {"int32": 4, "int64": 8, "float32": 4, "float64": 8, "float16": 2, "bfloat16": 2}
 #: Probability dtypes a program may announce; float64 is required.

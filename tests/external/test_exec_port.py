@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import os
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -109,18 +110,95 @@ def test_a_port_sees_a_fresh_generator_s_own_seed_and_a_used_one_s_draw() -> Non
     assert drawn != 12345 and drawn == seed_of(twin) and 0 <= drawn < 2**63
 
 
+def test_one_generator_passed_to_every_call_sends_a_new_seed_each_call_and_replays_exactly(
+        python_port: list[str]) -> None:
+    """A decode loop: one generator for every call. Each request draws its seed from it (advancing it), so
+    the seeds differ call by call; the same loop from the same seed replays them, and the outputs, exactly."""
+    seeds = [seed_of(generator) for generator in [torch.Generator().manual_seed(5)] for _ in range(4)]
+    assert seeds[0] == 5 and len(set(seeds)) == 4
+    assert seeds == [seed_of(generator) for generator in [torch.Generator().manual_seed(5)] for _ in range(4)]
+    groups, (tokens, draft, target) = shifted_groups(), inputs()
+    with ExecPort(python_port) as port:
+        loops = [[port(tokens, draft, target, groups, generator=generator) for _ in range(4)]
+                 for generator in (torch.Generator().manual_seed(5), torch.Generator().manual_seed(5))]
+    expected = [verify(tokens, draft, target, groups, generator=torch.Generator().manual_seed(seed)) for seed in seeds]
+    for loop in loops:  # the python example runs pcg_core.verify under manual_seed(the request's seed)
+        assert all(torch.equal(a, b) for got, want in zip(loop, expected, strict=True)
+                   for a, b in zip(got, want, strict=True))
+
+
 # ---------------------------------------------------------------------------- groups and restarts
-def test_groups_travel_once_per_distinct_object_and_at_most_eight_live(c_port: Path) -> None:
+def test_groups_travel_once_per_distinct_object_and_at_most_32_live(c_port: Path) -> None:
     groups = shifted_groups()
     with ExecPort([str(c_port)]) as port:
         for seed in range(3):  # the gate hands every call a fresh copy: content decides, not identity
             assert_well_formed(call(port, seed=seed, groups=copy_groups(groups)))
         assert port.groups_sent == 1
-        for shift in range(1, 10):  # 9 more distinct groups: the C example refuses a ninth live one
-            assert_well_formed(call(port, groups=shifted_groups(shift)))
-        assert port.groups_sent == 10
+        for shift in range(1, 40):  # 39 more distinct structures: the C example refuses a 33rd live one
+            assert_well_formed(call(port, groups=shifted_groups(shift % VOCAB) if shift < VOCAB else
+                                    perturbed_groups(shift)))
+        assert port.groups_sent == 40
         assert_well_formed(call(port, groups=groups))  # freed by now: sent again
-        assert (port.groups_sent, port.starts) == (11, 1)
+        assert (port.groups_sent, port.starts) == (41, 1)
+
+
+def perturbed_groups(seed: int) -> Groups:
+    """``shifted_groups()`` with random positive weights: another structure over the same memberships."""
+    base = shifted_groups()
+    weights = torch.from_numpy(np.random.default_rng(seed).uniform(0.5, 2.0, base.nnz))
+    return Groups.from_memberships(VOCAB, base.group_ptr, base.group_members, weights)
+
+
+def _structure_messages(port: ExecPort, structures: list[Groups]) -> list[tuple[str, int]]:
+    """The (GROUPS or FREE, gid) lines the port queues for requests on ``structures``, in order (no process)."""
+    messages = []
+    for groups in structures:
+        frames: list[bytes | memoryview] = []
+        port._groups_id(groups, frames)
+        for frame in frames:
+            if isinstance(frame, bytes) and frame.split(b" ")[0].rstrip(b"\n") in (b"GROUPS", b"FREE"):
+                kind, gid = frame.decode("ascii").split()[:2]
+                messages.append((kind, int(gid)))
+    return messages
+
+
+def test_structure_ids_exercise_every_clause_of_the_protocol() -> None:
+    """docs/protocol.md, "Structure ids": large, not sequential, equal modulo 2**16, a freed id reused for
+    another structure, frees out of the order of sending, more live than 8 slots, at most 32."""
+    structures = [perturbed_groups(seed) for seed in range(40)]
+    with ExecPort(["unused"]) as port:
+        messages = _structure_messages(port, structures + structures[:1])
+    sent = [gid for kind, gid in messages if kind == "GROUPS"]
+    freed = [gid for kind, gid in messages if kind == "FREE"]
+    assert all(gid >= 2**16 for gid in sent) and len({gid % 2**16 for gid in sent}) == 1
+    assert sorted(sent) != sent and sorted(sent, reverse=True) != sent
+    assert any(gid in sent[:i] for i, gid in enumerate(sent)), "a freed id must name a new structure"
+    live: dict[int, int] = {}  # gid → the index of the GROUPS message that made it live
+    freed_order, most = [], 0
+    for index, (kind, gid) in enumerate(messages):
+        if kind == "GROUPS":
+            assert gid not in live, f"id {gid} reused while live"
+            live[gid] = index
+        else:
+            freed_order.append(live.pop(gid))
+        most = max(most, len(live))
+    assert freed_order != sorted(freed_order), "frees must not follow the order of sending"
+    assert 8 < most <= 32
+    assert port.groups_sent == 41  # the first structure was freed by the time it came again
+
+
+@pytest.mark.parametrize(("slots", "fails"), [(8, True), (0, False)], ids=["gid % 8 slots", "keyed by gid"])
+def test_a_program_that_keeps_structures_in_slots_by_gid_mod_8_breaks_the_structure_id_clause(
+        slots: int, fails: bool) -> None:
+    program = [sys.executable, str(Path(__file__).with_name("slot_port.py")), str(slots)]
+    with ExecPort(program) as port:
+        if fails:
+            with pytest.raises(PortProtocolError, match=r"label 6 exists only in structure \d+, sent after "
+                                                         r"structure \d+ .*breaks the structure-id clause"):
+                call(port)
+        else:
+            for shift in (0, 1, 2, 0, 1):  # interleaved requests on several live structures
+                assert_well_formed(call(port, groups=shifted_groups(shift)))
 
 
 def test_a_crash_restarts_the_process_and_resends_the_groups(c_port: Path) -> None:

@@ -81,6 +81,23 @@ def test_a_c_port_without_labels_passes_on_its_tokens(c_port: Path) -> None:
     assert {t.case_index for t in report.tests if t.category == Category.GUARANTEE} <= singleton_cases
 
 
+@pytest.mark.parametrize(("slots", "passes"), [(8, False), (0, True)], ids=["gid % 8 slots", "keyed by gid"])
+def test_a_program_with_8_slots_by_gid_fails_a_quick_run_naming_the_structure_id_clause(
+        slots: int, passes: bool) -> None:
+    """tests/external/slot_port.py: the Python example with its structures in ``gid % 8`` slots (or a dict)."""
+    report = run_gate(f"exec:{sys.executable} {Path(__file__).with_name('slot_port.py')} {slots}", budget=SMALL,
+                      seed=0)
+    structure, determinism = report.categories[Category.STRUCTURE], report.categories[Category.DETERMINISM]
+    assert report.passed == passes, report.summary()
+    if passes:  # and the program repeats its first call in a fresh process (PYTHONHASHSEED 1, then 2)
+        assert determinism.message.endswith("identical in a fresh process with PYTHONHASHSEED=2 "
+                                            "(usual: PYTHONHASHSEED=1)")
+    else:
+        assert structure.verdict == Verdict.FAIL and len(structure.failures) == SMALL.cases
+        assert all("the program answered from another live structure, which breaks the structure-id clause "
+                   "(docs/protocol.md, 'Structure ids'" in line for line in structure.failures)
+
+
 # ---------------------------------------------------------------------------- the command line
 def test_exec_and_an_exec_spec_run_the_same_gate(c_port: Path, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
