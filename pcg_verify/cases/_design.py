@@ -337,8 +337,13 @@ def _tested_pair(rng: np.random.Generator, groups: Groups, side: _TokenSide, can
                  dtype: torch.dtype, mass: str, tail: I64) -> tuple[_Sparse, _Sparse]:
     """(draft, target) of the tested position: design acceptance in [0.3, 0.8], the target in ``mass``'s shape."""
     size = int(min(8, max(4, candidates.size // 3)))
-    if mass == "spread":
-        return _pair(rng, groups, side, candidates, must, size, dtype, tail)
+    if mass == "spread":  # softmax over the tail in float64, rounded to the dtype once (see _rounded)
+        for _ in range(16):
+            pair = _pair(rng, groups, side, candidates, must, size, torch.float64, tail)
+            draft, target = _rounded(pair[0], dtype), _rounded(pair[1], dtype)
+            if ACCEPTANCE_RANGE[0] <= side.acceptance(draft, target) <= ACCEPTANCE_RANGE[1]:
+                return draft, target
+        raise AssertionError("no spread pair with its design acceptance in range after rounding")
     if mass == "light_draft":  # the draft spreads LIGHT_MASS over the tail below 1e-6 per id; q equal there
         draft, target = _pair(rng, groups, side, candidates, must, size, dtype)
         return _with_light_tail(draft, tail, dtype), _with_light_tail(target, tail, dtype)
@@ -358,6 +363,13 @@ def _tested_pair(rng: np.random.Generator, groups: Groups, side: _TokenSide, can
     return _pair(rng, groups, side, candidates, must, size, dtype)
 
 
+def _rounded(row: _Sparse, dtype: torch.dtype) -> _Sparse:
+    """``row`` rounded to ``dtype``: a float32 softmax over ~10^5 ids can drift from 1 by more than float32's
+    row-sum tolerance (1e-4), so spread rows are computed in float64 and rounded, as engines that take the
+    softmax of upcast logits do; each value keeps its dtype's rounding (what a low-precision sum loses)."""
+    return _Sparse(row.support, row.values.to(dtype))
+
+
 def _with_light_tail(row: _Sparse, tail: I64, dtype: torch.dtype) -> _Sparse:
     """``row`` scaled by 1 − LIGHT_MASS plus LIGHT_MASS in equal parts over ``tail`` (each below 1e-6 when
     |tail| > LIGHT_MASS · 1e6), computed in float64 and rounded to ``dtype`` once, as a softmax would."""
@@ -374,12 +386,13 @@ def _bonus(rng: np.random.Generator, candidates: I64, must: I64, dtype: torch.dt
     if mass == "near_one_hot":
         return _near_one_hot(support, dtype, rng)
     if mass == "spread":
-        return _softmax(support, 0.3 * rng.standard_normal(support.size), dtype, tail)
+        return _rounded(_softmax(support, 0.3 * rng.standard_normal(support.size), torch.float64, tail), dtype)
     return _softmax(support, 1.5 * rng.standard_normal(support.size), dtype)
 
 
-def designed_case(point: Point, seed: int, *, singleton_only: bool = False) -> Case:
-    """The case of ``point`` (one value per dimension of :data:`DIMENSIONS`), deterministic in (point, seed).
+def designed_case(design: Point, seed: int, *, singleton_only: bool = False) -> Case:
+    """The case of the point ``design`` (a value per dimension of :data:`DIMENSIONS`), deterministic in
+    (design, seed); ``case.params()`` gives these arguments back.
 
     With ``singleton_only`` the groups are singletons over the same vocabulary (a plain speculative
     sampler is gated on the same scale, dtypes, masses and calls).
@@ -392,7 +405,7 @@ def designed_case(point: Point, seed: int, *, singleton_only: bool = False) -> C
     >>> case.gamma, case.batch, case.call_rows, case.family
     (2, 1, (1,), 'designed')
     """
-    point = {dim: check_choice(dim, point.get(dim), values) for dim, values in DIMENSIONS.items()}
+    point = {dim: check_choice(dim, design.get(dim), values) for dim, values in DIMENSIONS.items()}
     seed = check_int("seed", seed, minimum=0)
     if not all(allowed(a, point[a], b, point[b]) for a, b in itertools.combinations(DIMENSIONS, 2)):
         raise ValueError(f"point {point} breaks a constraint of the design (see pcg_verify.cases._design)")
