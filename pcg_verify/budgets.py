@@ -260,6 +260,6 @@ BUDGETS: MappingProxyType[str, Budget] = MappingProxyType({
                        family_samples_per_row=400, designed=32),
     "thorough": Budget(name="thorough", cases=48 + 32, discrepancy=0.03, max_vocab=48, max_gamma=5, max_batch=4,
                        max_samples_per_row=1_000_000, batch_invariance_cases=4, unaligned_vocab=1025,
-                       family_samples_per_row=2400, designed=32, design_entries=2_400_000_000,
-                       design_min_samples=600),
+                       family_samples_per_row=2400, designed=32, design_entries=800_000_000,
+                       design_min_samples=200),
 })

@@ -97,6 +97,7 @@ __all__ = [
     "covered_pairs",
     "covering_array",
     "designed_case",
+    "expected_observations",
     "measured",
     "required_pairs",
 ]
@@ -482,6 +483,17 @@ def measured(case: Case) -> dict[str, str]:
             "weights": "equal" if equal else "stored", "groups": shape,
             "memory": "contiguous" if case.contiguous else "strided",
             "tested": "first" if tested_at == 0 else "last" if tested_at == case.gamma - 1 else str(tested_at)}
+
+
+def expected_observations(case: Case, samples_per_row: int) -> tuple[float, float]:
+    """(fewest, over the case rows, expected draws of the tested position's residual; of the bonus) at
+    ``samples_per_row`` replicates: n·(1 − a_j) and n·Π_i a_i, with a_i the design acceptance of position i
+    (1 up to the dtype's rounding where p = q)."""
+    acceptance = design_acceptance(case.groups, case.draft_probs, case.target_probs[:, :-1])  # [B, γ]
+    tested = int(torch.nonzero((case.draft_probs != case.target_probs[:, :-1]).any(-1).any(0))[0])
+    residual = samples_per_row * (1 - acceptance[:, tested])
+    bonus = samples_per_row * np.minimum(acceptance, 1.0).prod(axis=1)
+    return float(residual.min()), float(bonus.min())
 
 
 def covered_pairs(points: Iterable[Point]) -> set[tuple[str, str, str, str]]:

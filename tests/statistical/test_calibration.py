@@ -2,11 +2,12 @@
 
 Items (each a run of the gate on the reference port over fixed master seeds):
 150 seeds at the quick budget; 2 × 10 seeds at the standard budget's drawn
-cases; 2 × 4 seeds of the standard budget's four family cases (run alone, with
+cases; 2 × 4 seeds of the four engine family cases (run alone, with
 ``case=``; each family case rejects at every position, so its tests see the
-residual). Three counts per item are compared with their declared rates by
-exact one-sided binomial tests, each at level 1e-3 (so this file wrongly
-fails a correctly calibrated gate with probability ≤ 5 · 3 · 1e-3 = 1.5e-2;
+residual); 2 × 1 seed of the standard budget's 32 designed cases (a covering
+array at engine scale). Three counts per item are compared with their declared
+rates by exact one-sided binomial tests, each at level 1e-3 (so this file wrongly
+fails a correctly calibrated gate with probability ≤ 7 · 3 · 1e-3 = 2.1e-2;
 the seeds are fixed, so its outcome is deterministic):
 
 - gate failures, declared ≤ PROCEDURE.family_false_positive_rate = 1e-3;
@@ -15,11 +16,13 @@ the seeds are fixed, so its outcome is deterministic):
   the p-values are independent), declared ≤ 0.05.
 
 These items are a smoke test of the calibration that CI can afford (about
-ten minutes of CPU); the calibration itself (every budget, ≥ 200 seeds each,
-families included) is ``benchmarks/bench_calibration.py``, hours on two cores.
+fifteen minutes of CPU); the calibration itself (every budget, ≥ 200 seeds each,
+designed cases included) is ``benchmarks/bench_calibration.py``, hours on two cores.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -29,12 +32,17 @@ from pcg_verify import PROCEDURE, run_gate
 from pcg_verify.budgets import BUDGETS, Budget
 from pcg_verify.report import GateReport
 
+from family_budgets import STANDARD_FAMILIES
+
 pytestmark = pytest.mark.slow  # minutes: kept out of the fast tiers (-m 'not slow')
 
 LEVEL = 1e-3
 STANDARD = BUDGETS["standard"]
 #: The standard budget's drawn cases alone (the same cases and seeds; m counts only them).
 STANDARD_DRAWN = STANDARD.drawn_only()
+#: The standard budget's designed cases alone: its covering array of every master seed, m counting only them.
+STANDARD_DESIGNED = dataclasses.replace(STANDARD, name="standard-designed", cases=STANDARD.designed,
+                                        unaligned_vocab=None)
 
 
 def _not_too_many(count: int, trials: int, rate: float) -> float:
@@ -43,14 +51,15 @@ def _not_too_many(count: int, trials: int, rate: float) -> float:
 
 
 def _family_runs(seed: int) -> list[GateReport]:
-    first = STANDARD.cases - len(STANDARD.families)
-    return [run_gate(budget=STANDARD, seed=seed, case=i) for i in range(first, STANDARD.cases)]
+    return [run_gate(budget=STANDARD_FAMILIES, seed=seed, case=i)
+            for i in range(STANDARD_FAMILIES.drawn, STANDARD_FAMILIES.cases)]
 
 
 def _runs(budget: str, seed: int) -> list[GateReport]:
     if budget == "standard-families":
         return _family_runs(seed)
-    return [run_gate(budget=STANDARD_DRAWN if budget == "standard-drawn" else BUDGETS[budget], seed=seed)]
+    named = {"standard-drawn": STANDARD_DRAWN, "standard-designed": STANDARD_DESIGNED}
+    return [run_gate(budget=named.get(budget) or BUDGETS[budget], seed=seed)]
 
 
 def _item(budget: str, master_seeds: range, min_pvalues: int, seconds: int) -> object:
@@ -60,7 +69,8 @@ def _item(budget: str, master_seeds: range, min_pvalues: int, seconds: int) -> o
 @pytest.mark.parametrize(("budget", "master_seeds", "min_pvalues"), [
     _item("quick", range(1000, 1150), 400, 90), _item("standard-drawn", range(2000, 2010), 100, 80),
     _item("standard-drawn", range(2100, 2110), 100, 80), _item("standard-families", range(3000, 3004), 16, 70),
-    _item("standard-families", range(3004, 3008), 16, 70)])
+    _item("standard-families", range(3004, 3008), 16, 70), _item("standard-designed", range(3100, 3101), 32, 90),
+    _item("standard-designed", range(3101, 3102), 32, 90)])
 def test_null_calibration(budget: str, master_seeds: range, min_pvalues: int) -> None:
     failures = suspicious = runs = 0
     label_pvalues = []
@@ -74,7 +84,7 @@ def test_null_calibration(budget: str, master_seeds: range, min_pvalues: int) ->
     small = int(np.sum(np.array(label_pvalues) < 0.05))
     print(f"{budget}: {runs} runs: {failures} failures, {suspicious} suspicious; "
           f"{small}/{len(label_pvalues)} position-0 p-values < 0.05")
-    assert runs >= 10
+    assert runs >= (1 if budget == "standard-designed" else 10)  # a designed run holds 32 engine-scale cases
     assert _not_too_many(failures, runs, PROCEDURE.family_false_positive_rate) > LEVEL, failures
     suspicious_rate = PROCEDURE.tail_safety_factor * PROCEDURE.suspicious_rate
     assert _not_too_many(suspicious, runs, suspicious_rate) > LEVEL, suspicious

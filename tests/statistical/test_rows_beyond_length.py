@@ -34,19 +34,19 @@ from pcg_verify import run_gate
 from pcg_verify._experiment import observe, row_laws
 from pcg_verify._row_joint import ROW_JOINT_BINS, final_bins, final_cell_joint, row_joint_tests
 from pcg_verify._spread import SPREAD_LEVEL, repeat_pvalue, spread_positions, spread_test_count
-from pcg_verify.budgets import BUDGETS, PROCEDURE
+from pcg_verify.budgets import PROCEDURE
 from pcg_verify.bugs._reference import Switches, _Index, _Run
 from pcg_verify.cases import Case
 from pcg_verify.cases._families import family_case
 from pcg_verify.report import GateReport
 
+from family_budgets import STANDARD_FAMILIES, family_index
+
 slow = pytest.mark.slow  # the gate runs take tens of seconds: kept out of the fast tiers (-m 'not slow')
 
-STANDARD = BUDGETS["standard"]
+STANDARD = STANDARD_FAMILIES
 
 
-def family_index(name: str) -> int:
-    return STANDARD.cases - len(STANDARD.families) + STANDARD.families.index(name)
 
 
 class _SystematicRun(_Run):
@@ -95,7 +95,7 @@ bfloat16_bonus = _port(_Bfloat16BonusRun, Switches())
 
 
 def run(port: Any, family: str) -> GateReport:
-    return run_gate(port, budget="standard", seed=0, case=family_index(family), port_name=port.__name__)
+    return run_gate(port, budget=STANDARD, seed=0, case=family_index(family), port_name=port.__name__)
 
 
 def rejected_laws(report: GateReport) -> list[str]:
@@ -105,7 +105,7 @@ def rejected_laws(report: GateReport) -> list[str]:
 @slow
 @pytest.mark.parametrize("family", ["unaligned", "codec"])
 def test_the_reference_passes_the_new_tests(family: str) -> None:
-    report = run_gate(budget="standard", seed=0, case=family_index(family))
+    report = run_gate(budget=STANDARD, seed=0, case=family_index(family))
     assert report.passed, report.summary()
 
 

@@ -42,9 +42,11 @@ from pcg_verify.cases._families import (
 )
 from pcg_verify.checks import gate_case, plan_gate, run_case
 
+from family_budgets import STANDARD_FAMILIES, THOROUGH_FAMILIES
+
 SMALL = ("unaligned", "single_row")
-#: The budgets that carry the families (quick is a smoke test of toy cases only).
-ENGINE_BUDGETS = sorted(name for name, spec in BUDGETS.items() if spec.families)
+#: The named engine budgets with the families in place of their designed cases (tests/family_budgets.py).
+ENGINE_BUDGETS = {"standard": STANDARD_FAMILIES, "thorough": THOROUGH_FAMILIES}
 #: The quick budget with the families at a small sample cap: the family machinery at little cost.
 QUICK_FAMILIES = dataclasses.replace(BUDGETS["quick"], name="quick-families", cases=8 + len(FAMILIES),
                                      families=tuple(FAMILIES), family_samples_per_row=400)
@@ -55,13 +57,16 @@ def budget_cases(budget: Budget, seed: int) -> list[Any]:
 
 
 # ---------------------------------------------------------------------------- coverage by design
-def test_standard_and_thorough_carry_the_families_and_quick_none() -> None:
-    assert ENGINE_BUDGETS == ["standard", "thorough"] and BUDGETS["quick"].families == ()
+def test_standard_and_thorough_carry_designed_cases_and_quick_none() -> None:
+    assert [n for n, b in BUDGETS.items() if b.designed] == ["standard", "thorough"]
+    assert all(not b.families for b in BUDGETS.values()) and BUDGETS["quick"].designed == 0
+    for name, spec in ENGINE_BUDGETS.items():  # the families' budgets keep the named budgets' drawn cases
+        assert spec.drawn == BUDGETS[name].drawn and spec.designed == 0
 
 
-@pytest.mark.parametrize("budget", ENGINE_BUDGETS)
+@pytest.mark.parametrize("budget", sorted(ENGINE_BUDGETS))
 def test_every_budget_lists_every_family_in_its_last_cases(budget: str) -> None:
-    spec = BUDGETS[budget]
+    spec = ENGINE_BUDGETS[budget]
     assert spec.families == tuple(FAMILIES)
     drawn = spec.cases - len(spec.families)
     for offset, name in enumerate(spec.families):
@@ -69,19 +74,19 @@ def test_every_budget_lists_every_family_in_its_last_cases(budget: str) -> None:
     assert gate_case(spec, 5, drawn - 1).family == ""
 
 
-@pytest.mark.parametrize("budget", ENGINE_BUDGETS)
+@pytest.mark.parametrize("budget", sorted(ENGINE_BUDGETS))
 def test_seed_0_of_every_budget_covers_every_dimension(budget: str) -> None:
-    covered = coverage(budget_cases(BUDGETS[budget], 0))
+    covered = coverage(budget_cases(ENGINE_BUDGETS[budget], 0))
     assert set(covered) == set(DIMENSIONS)
     assert all(covered.values()), [d for d, ok in covered.items() if not ok]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("budget", ENGINE_BUDGETS)
+@pytest.mark.parametrize("budget", sorted(ENGINE_BUDGETS))
 def test_every_master_seed_covers_every_dimension(budget: str) -> None:
     # The families fix every dimension; the seed moves only ids, masses and memberships.
     for seed in [1, 2, 3, 17, 255, 1000, 65_537, 2**40 + 3]:
-        covered = coverage(budget_cases(BUDGETS[budget], seed))
+        covered = coverage(budget_cases(ENGINE_BUDGETS[budget], seed))
         assert all(covered.values()), (seed, [d for d, ok in covered.items() if not ok])
 
 
