@@ -11,6 +11,15 @@ and a goodness-of-fit test against an exact law otherwise:
   law of (accepted?, label) of the first and of the last row of every call
   against its exact law — a row's law does not depend on its index in the
   call;
+* **consecutive calls of a decode loop** (also in :func:`pooled_tests`, for a
+  case with ``decode_loop``: one generator passed to every call): the accepted
+  lengths of row 0 of calls 2s and 2s + 1, as (min(A, 2), min(A', 2)), against
+  the exact product law — calls on one generator are independent (a port that
+  advances the generator yet replays its draws fails here, one that leaves it
+  unchanged fails structurally in :mod:`pcg_verify._experiment`). Filed under
+  ``batch_invariance``: like the adjacent rows, it is a row's law unchanged by
+  how the calls around it are made, and a G test can fail a correct port at
+  its level, which ``determinism`` (exact checks only) never does;
 * **first call** (:func:`first_call_differs`, ``determinism``): a case's very
   first port call, repeated after all its other calls with the same inputs and
   seed, returns the same outputs (the first call of a fresh process, or of a
@@ -107,13 +116,15 @@ def _first_position(law: BlockLaw, has_labels: bool) -> np.ndarray[Any, Any]:
 
 
 def pooled_test_count(case: Case) -> int:
-    """The most tests :func:`pooled_tests` gives for ``case``: B adjacent-pair laws and two row-index laws."""
-    return case.batch + 2
+    """The most tests :func:`pooled_tests` gives for ``case``: B adjacent-pair laws and two row-index laws,
+    and in a decode loop the consecutive-call pair law."""
+    return case.batch + 2 + int(case.decode_loop)
 
 
 def pooled_tests(obs: Observations, laws: list[BlockLaw], *, case_index: int, stage: int, per_test_level: float,
                  false_negative_rate: float, procedure: Procedure) -> list[LawCheck]:
-    """The adjacent-row and row-index tests of one full-batch experiment (category batch_invariance)."""
+    """The adjacent-row, row-index and (decode loop) consecutive-call tests of one full-batch experiment
+    (category batch_invariance)."""
     if obs.call_first is None or obs.call_last is None:
         return []
     batch = obs.case.batch
@@ -132,6 +143,11 @@ def pooled_tests(obs: Observations, laws: list[BlockLaw], *, case_index: int, st
                                  "accepted×" + what),
                       row=batch - 1, position=0,
                       law=f"position-0 (accepted?, {what}) law of the last row of every call"))
+    if obs.call_pairs is not None:
+        product = np.outer(_levels(laws[0]), _levels(laws[0])).ravel()
+        tests.append(test(CellCounts(obs.call_pairs, product, "length pair"), row=0, position=-1,
+                          law="joint law of (min(A, 2), min(A', 2)) of row 0 of calls 2s, 2s+1 of a decode loop "
+                          "(one generator) = product law"))
     return [t for t in tests if t is not None]
 
 
