@@ -21,6 +21,7 @@ import torch
 
 from pcg_verify._call_patterns import pooled_test_count, pooled_tests
 from pcg_verify._experiment import Observations, call_inputs, draft_tokens_for, observe, row_laws
+from pcg_verify import _plan as plan_module
 from pcg_verify._plan import plan_gate
 from pcg_verify.budgets import BUDGETS, PROCEDURE
 from pcg_verify.cases import Case
@@ -116,8 +117,6 @@ def test_a_port_that_advances_but_replays_fails_the_consecutive_call_law(loop_ca
 
 
 def test_the_plan_counts_the_consecutive_call_test_of_every_decode_loop_case(monkeypatch: pytest.MonkeyPatch) -> None:
-    import pcg_verify._plan as plan_module
-
     budget = BUDGETS["quick"]
     base = plan_gate(budget, 0).planned_tests
     drawn = plan_module.gate_case
