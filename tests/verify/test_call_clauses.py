@@ -26,6 +26,7 @@ from pcg_verify._plan import plan_gate
 from pcg_verify.budgets import BUDGETS, PROCEDURE
 from pcg_verify.cases import Case
 from pcg_verify.cases._families import family_case
+from pcg_verify.checks import run_case
 from pcg_verify.ports import IsolatedPort, KeptResults, PortProtocolError, call_port
 from pcg_verify.ports._imports import import_callable
 
@@ -147,3 +148,26 @@ def test_call_port_takes_a_generator_or_a_seed() -> None:
     assert torch.equal(by_generator.tokens, by_seed.tokens)
     with pytest.raises(TypeError, match="generator"):
         call_port(import_callable(REFERENCE), *inputs, 3.0)  # type: ignore[arg-type]
+
+
+def test_the_gate_runs_a_decode_loop_case_end_to_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_case on a plan whose single_row case is a decode loop: the reference passes with the consecutive-call
+    test among its tests; a port that never advances the generator is a structure failure of that case."""
+    budget = dataclasses.replace(BUDGETS["quick"], name="quick-loop", cases=2, families=("single_row",),
+                                 family_samples_per_row=400)
+    drawn = plan_module.gate_case
+
+    def loop_case(*args: Any, **kwargs: Any) -> Case:
+        case = drawn(*args, **kwargs)
+        return dataclasses.replace(case, decode_loop=True, call_rows=(3, 1, 4, 2)) if case.family else case
+
+    monkeypatch.setattr(plan_module, "gate_case", loop_case)
+    plan = plan_gate(budget, 0)
+    assert plan.cases[1].decode_loop
+    passed = run_case(import_callable(REFERENCE), plan, 1)
+    assert not passed.structure and passed.determinism is None
+    assert any("calls 2s, 2s+1 of a decode loop" in t.law for t in passed.tests)
+    # Seeded; the reference fails a test at the plan's level (adjusted p ≤ 1e-4) with probability ≤ 1e-3.
+    assert not passed.rejected
+    failed = run_case(import_callable(_spec("initial_seed_stream")), plan, 1)
+    assert failed.structure and NOT_ADVANCED in failed.structure[0]
