@@ -18,7 +18,8 @@ first and of the last row of every call (per-row-index laws).
 
 Every schedule keeps the output-ownership clause: the results of the last
 calls are kept with a private copy and compared after every later call
-(:class:`~pcg_verify.ports.KeptResults`); a change is a structural violation.
+(:class:`~pcg_verify.ports.KeptResults`, one for all the calls of a case when
+the gate runs it); a change is a structural violation.
 Calls get a fresh generator each (seeded ``derived_seed(seed, k)``), except in
 a **decode loop** (``case.decode_loop``): there one generator, seeded once,
 and one ``Groups`` copy go to every call, as an engine's loop passes them to
@@ -395,6 +396,7 @@ def observe(
     samples_per_row: int,
     seed: int,
     rows: list[int] | None = None,
+    kept: KeptResults | None = None,
 ) -> Observations:
     """Run ``port`` on ``samples_per_row`` replicates of each case row and count.
 
@@ -404,7 +406,7 @@ def observe(
     decode loop (``case.decode_loop``) every call gets one generator, seeded once with
     ``derived_seed(seed, 0)``, and must advance it. Calls follow :func:`call_sizes`; their
     inputs come from :func:`call_inputs`; the results of every call are kept and must not
-    change during later calls (:class:`~pcg_verify.ports.KeptResults`).
+    change during later calls (``kept``, shared by a case's experiments; default: this experiment's own).
     """
     sub = case if rows is None else dataclasses.replace(
         case, draft_probs=case.draft_probs[rows], target_probs=case.target_probs[rows], batch=len(rows)
@@ -414,7 +416,7 @@ def observe(
     drafts = draft_tokens_for(sub, samples_per_row, rng)
     obs = Observations(sub, samples_per_row, has_labels=True, rows=[])
     checker: _Checker | None = None
-    kept = KeptResults("of this experiment")
+    kept = kept if kept is not None else KeptResults("of this experiment")
     loop = _DecodeLoop(sub, derived_seed(seed, 0)) if sub.decode_loop else None
     start = 0
     for k, size in enumerate(call_sizes(sub, drafts.shape[0])):
@@ -443,16 +445,16 @@ def observe(
 
 
 def observe_alternating(port: Port, cases: tuple[Case, Case], laws: tuple[list[BlockLaw], list[BlockLaw]], *,
-                        samples_per_row: int, rows_per_call: int, calls: int,
-                        seed: int) -> tuple[Observations, Observations]:
+                        samples_per_row: int, rows_per_call: int, calls: int, seed: int,
+                        kept: KeptResults | None = None) -> tuple[Observations, Observations]:
     """Calls that alternate ``cases[0]`` and ``cases[1]`` (equal but for their groups), ``rows_per_call`` · B
     rows each; each call's outputs are checked and counted against its own structure's laws, and kept
-    for the ownership clause. The first structural violation ends the schedule (recorded in the first
+    for the ownership clause (in ``kept``, default the schedule's own). The first structural violation ends the schedule (recorded in the first
     observations)."""
     rng = np.random.default_rng(seed)
     observations = tuple(Observations(c, samples_per_row, has_labels=True, rows=[]) for c in cases)
     checkers: list[_Checker | None] = [None, None]
-    kept = KeptResults("of this experiment")
+    kept = kept if kept is not None else KeptResults("of this experiment")
     for k in range(calls):
         which = k % 2
         current, obs = cases[which], observations[which]

@@ -12,6 +12,8 @@ import torch
 
 from pcg_core import Groups, verify
 
+#: Rows of the static buffers (the gate's largest call, as a CUDA graph is captured for the largest batch).
+CAPACITY = 16384
 _BUFFERS: dict[str, torch.Tensor] = {}
 
 
@@ -24,7 +26,7 @@ def static_buffers(draft_tokens: torch.Tensor, draft_probs: torch.Tensor, target
         value = getattr(out, name)
         buffer = _BUFFERS.get(name)
         if buffer is None or buffer.shape[0] < rows or buffer.shape[1:] != value.shape[1:]:
-            buffer = _BUFFERS[name] = torch.empty((max(rows, 64), *value.shape[1:]), dtype=value.dtype)
+            buffer = _BUFFERS[name] = torch.empty((max(rows, CAPACITY), *value.shape[1:]), dtype=value.dtype)
         buffer[:rows].copy_(value)
     return _BUFFERS["tokens"][:rows], _BUFFERS["group_ids"][:rows], _BUFFERS["num_accepted"][:rows]
 

@@ -26,7 +26,7 @@ from pcg_verify._plan import plan_gate
 from pcg_verify.budgets import BUDGETS, PROCEDURE
 from pcg_verify.cases import Case
 from pcg_verify.cases._families import family_case
-from pcg_verify.checks import run_case
+from pcg_verify.checks import run_case, run_gate
 from pcg_verify.ports import IsolatedPort, KeptResults, PortProtocolError, call_port
 from pcg_verify.ports._imports import import_callable
 
@@ -171,3 +171,13 @@ def test_the_gate_runs_a_decode_loop_case_end_to_end(monkeypatch: pytest.MonkeyP
     assert not passed.rejected
     failed = run_case(import_callable(_spec("initial_seed_stream")), plan, 1)
     assert failed.structure and NOT_ADVANCED in failed.structure[0]
+
+
+def test_every_case_of_a_quick_run_keeps_the_ownership_clause_across_its_experiments() -> None:
+    """Quick cases make one stacked call per experiment; the case's one KeptResults spans its experiments and
+    the determinism calls, so static buffers fail every case (they passed every check before)."""
+    report = run_gate(_spec("static_buffers"), budget="quick", seed=0)
+    assert report.categories["structure"].verdict == "fail"
+    failures = report.categories["structure"].failures
+    assert len(failures) == BUDGETS["quick"].cases
+    assert all(re.search(r"results of call \d+ changed during call \d+ \(of case \d+\)", f) for f in failures)
