@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 import torch
 
+from pcg_verify import _plan as plan_module
 from pcg_verify._call_patterns import pooled_test_count, pooled_tests
 from pcg_verify._experiment import Observations, call_inputs, draft_tokens_for, observe, row_laws
-from pcg_verify import _plan as plan_module
 from pcg_verify._plan import plan_gate
 from pcg_verify.budgets import BUDGETS, PROCEDURE
 from pcg_verify.cases import Case
