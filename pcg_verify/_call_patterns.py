@@ -11,6 +11,15 @@ and a goodness-of-fit test against an exact law otherwise:
   law of (accepted?, label) of the first and of the last row of every call
   against its exact law — a row's law does not depend on its index in the
   call;
+* **consecutive calls of a decode loop** (also in :func:`pooled_tests`, for a
+  case with ``decode_loop``: one generator passed to every call): the accepted
+  lengths of row 0 of calls 2s and 2s + 1, as (min(A, 2), min(A', 2)), against
+  the exact product law — calls on one generator are independent (a port that
+  advances the generator yet replays its draws fails here, one that leaves it
+  unchanged fails structurally in :mod:`pcg_verify._experiment`). Filed under
+  ``batch_invariance``: like the adjacent rows, it is a row's law unchanged by
+  how the calls around it are made, and a G test can fail a correct port at
+  its level, which ``determinism`` (exact checks only) never does;
 * **first call** (:func:`first_call_differs`, ``determinism``): a case's very
   first port call, repeated after all its other calls with the same inputs and
   seed, returns the same outputs (the first call of a fresh process, or of a
@@ -59,7 +68,7 @@ from pcg_verify._experiment import (
 from pcg_verify.budgets import Procedure
 from pcg_verify.cases import Case
 from pcg_verify.laws import BlockLaw
-from pcg_verify.ports import Port, PortOutput
+from pcg_verify.ports import KeptResults, Port, PortOutput
 from pcg_verify.report import Category, CellCounts, LawCheck
 
 __all__ = [
@@ -107,13 +116,15 @@ def _first_position(law: BlockLaw, has_labels: bool) -> np.ndarray[Any, Any]:
 
 
 def pooled_test_count(case: Case) -> int:
-    """The most tests :func:`pooled_tests` gives for ``case``: B adjacent-pair laws and two row-index laws."""
-    return case.batch + 2
+    """The most tests :func:`pooled_tests` gives for ``case``: B adjacent-pair laws and two row-index laws,
+    and in a decode loop the consecutive-call pair law."""
+    return case.batch + 2 + int(case.decode_loop)
 
 
 def pooled_tests(obs: Observations, laws: list[BlockLaw], *, case_index: int, stage: int, per_test_level: float,
                  false_negative_rate: float, procedure: Procedure) -> list[LawCheck]:
-    """The adjacent-row and row-index tests of one full-batch experiment (category batch_invariance)."""
+    """The adjacent-row, row-index and (decode loop) consecutive-call tests of one full-batch experiment
+    (category batch_invariance)."""
     if obs.call_first is None or obs.call_last is None:
         return []
     batch = obs.case.batch
@@ -132,6 +143,11 @@ def pooled_tests(obs: Observations, laws: list[BlockLaw], *, case_index: int, st
                                  "accepted×" + what),
                       row=batch - 1, position=0,
                       law=f"position-0 (accepted?, {what}) law of the last row of every call"))
+    if obs.call_pairs is not None:
+        product = np.outer(_levels(laws[0]), _levels(laws[0])).ravel()
+        tests.append(test(CellCounts(obs.call_pairs, product, "length pair"), row=0, position=-1,
+                          law="joint law of (min(A, 2), min(A', 2)) of row 0 of calls 2s, 2s+1 of a decode loop "
+                          "(one generator) = product law"))
     return [t for t in tests if t is not None]
 
 
@@ -144,7 +160,7 @@ def _differs(first: PortOutput, second: PortOutput) -> str | None:
     return None
 
 
-def first_call_differs(port: Port, case: Case, obs: Observations) -> str | None:
+def first_call_differs(port: Port, case: Case, obs: Observations, kept: KeptResults | None = None) -> str | None:
     """Repeat the experiment's first call (same inputs, same seed) now; a message when the outputs differ.
 
     Raises :class:`~pcg_verify.ports.PortProtocolError` when the port breaks the contract on the repeat.
@@ -152,7 +168,7 @@ def first_call_differs(port: Port, case: Case, obs: Observations) -> str | None:
     if obs.first_call is None:
         return None
     drafts, seed, first = obs.first_call
-    again = call(port, obs.case, drafts, seed)
+    again = call(port, obs.case, drafts, seed, kept=kept)
     name = _differs(first, again)
     if name is None:
         return None
@@ -168,14 +184,15 @@ def determinism_rows(case: Case, replicates: int = 1) -> int:
     return max(case.batch, rows // case.batch * case.batch)
 
 
-def determinism_differs(port: Port, case: Case, seed: int, replicates: int = 1) -> str | None:
+def determinism_differs(port: Port, case: Case, seed: int, replicates: int = 1,
+                        kept: KeptResults | None = None) -> str | None:
     """Two calls of :func:`determinism_rows` rows with one seed must agree exactly; a message when not.
 
     Raises :class:`~pcg_verify.ports.PortProtocolError` when the port breaks the contract.
     """
     rows = determinism_rows(case, replicates)
     drafts = draft_tokens_for(case, rows // case.batch, np.random.default_rng(seed))
-    first, second = call(port, case, drafts, seed), call(port, case, drafts, seed)
+    first, second = call(port, case, drafts, seed, kept=kept), call(port, case, drafts, seed, kept=kept)
     name = _differs(first, second)
     return None if name is None else f"two calls of {rows} rows with generator seed {seed} returned different {name}"
 
@@ -210,13 +227,15 @@ def relabelled_groups(groups: Groups, rng: np.random.Generator) -> Groups:
 
 
 def alternating_groups(port: Port, case: Case, laws: tuple[list[BlockLaw], list[BlockLaw]],
-                       other: Groups, *, samples_per_row: int, seed: int) -> tuple[Observations, Observations]:
+                       other: Groups, *, samples_per_row: int, seed: int,
+                       kept: KeptResults | None = None) -> tuple[Observations, Observations]:
     """Calls that alternate ``case.groups`` and ``other`` (ALTERNATING_ROWS · B rows each, enough calls for
     ``samples_per_row`` replicates of each row); each structure's outputs checked and counted against its
     own laws (:func:`pcg_verify._experiment.observe_alternating`)."""
     calls = max(2, -(-samples_per_row * case.batch // (ALTERNATING_ROWS * case.batch)))
     return observe_alternating(port, (case, dataclasses.replace(case, groups=other)), laws,
-                               samples_per_row=samples_per_row, rows_per_call=ALTERNATING_ROWS, calls=calls, seed=seed)
+                               samples_per_row=samples_per_row, rows_per_call=ALTERNATING_ROWS, calls=calls, seed=seed,
+                               kept=kept)
 
 
 def pattern_test_count(case: Case) -> int:
@@ -233,8 +252,8 @@ def _renamed(tests: list[LawCheck], suffix: str) -> list[LawCheck]:
 
 
 def pattern_tests(port: Port, case: Case, *, case_index: int, stage: int, samples_per_row: int, seed: int,
-                  per_test_level: float, false_negative_rate: float,
-                  procedure: Procedure) -> tuple[list[LawCheck], list[str]]:
+                  per_test_level: float, false_negative_rate: float, procedure: Procedure,
+                  kept: KeptResults | None = None) -> tuple[list[LawCheck], list[str]]:
     """The replay and alternating-groups experiments of a :data:`PATTERN_FAMILIES` case: their undecided
     tests and structural violation messages (no tests when there are violations)."""
     if case.family not in PATTERN_FAMILIES:
@@ -245,7 +264,7 @@ def pattern_tests(port: Port, case: Case, *, case_index: int, stage: int, sample
     samples_per_row = max(1, samples_per_row // 2)  # half the case's samples for each experiment
     fixed = replay_case(case, samples_per_row)
     fixed_laws = row_laws(fixed)
-    obs = observe(port, fixed, fixed_laws, samples_per_row=samples_per_row, seed=derived_seed(seed, 0))
+    obs = observe(port, fixed, fixed_laws, samples_per_row=samples_per_row, seed=derived_seed(seed, 0), kept=kept)
     where = f"case {case_index}, stage {stage}"
     if obs.violation_count:
         return [], [f"{where} (one input under {REPLAY_CALLS} seeds): {obs.violation_count} violation(s), "
@@ -253,7 +272,8 @@ def pattern_tests(port: Port, case: Case, *, case_index: int, stage: int, sample
     tests = _renamed(checks(obs, fixed_laws), f"one input under {REPLAY_CALLS} seeds")
     other = relabelled_groups(case.groups, np.random.default_rng(derived_seed(seed, 1)))
     laws = (row_laws(case), row_laws(dataclasses.replace(case, groups=other)))
-    pair = alternating_groups(port, case, laws, other, samples_per_row=samples_per_row, seed=derived_seed(seed, 2))
+    pair = alternating_groups(port, case, laws, other, samples_per_row=samples_per_row, seed=derived_seed(seed, 2),
+                              kept=kept)
     if pair[0].violation_count:
         return [], [f"{where}: {pair[0].violation_count} violation(s), e.g. {pair[0].violations[0]}"]
     for which, (alt_obs, alt_laws) in enumerate(zip(pair, laws, strict=True)):

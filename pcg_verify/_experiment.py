@@ -17,6 +17,18 @@ joint law against the exact product law), the final emitted cells of those
 pairs (:mod:`pcg_verify._row_joint`) and the position-0 outcome of the
 first and of the last row of every call (per-row-index laws).
 
+Every schedule keeps the output-ownership clause: the results of the last
+calls are kept with a private copy and compared after every later call
+(:class:`~pcg_verify.ports.KeptResults`, one for all the calls of a case when
+the gate runs it); a change is a structural violation.
+Calls get a fresh generator each (seeded ``derived_seed(seed, k)``), except in
+a **decode loop** (``case.decode_loop``): there one generator, seeded once,
+and one ``Groups`` copy go to every call, as an engine's loop passes them to
+every step. Each call must advance that generator (structural: a port draws
+its random numbers from it), and the accepted lengths of row 0 of calls 2s
+and 2s + 1 are counted for their joint law against the exact product law
+(consecutive calls on one generator are independent).
+
 This is the only module that calls the port (:func:`call`): the call-pattern
 checks (:mod:`pcg_verify._call_patterns`) build their schedules — which
 structure, which draft rows, which seed — and hand them here.
@@ -31,11 +43,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from pcg_core import Groups
 from pcg_core.validation import check_probs, sum_tolerance
 from pcg_verify.cases import Case
 from pcg_verify.cases._families import present
 from pcg_verify.laws import BlockLaw, block_law
-from pcg_verify.ports import Port, PortOutput, PortProtocolError, PortTooSlow, call_port
+from pcg_verify.ports import KeptResults, Port, PortOutput, PortProtocolError, PortTooSlow, call_port, copy_groups
 
 __all__ = [
     "PAIR_LEVELS",
@@ -102,6 +115,9 @@ class Observations:
     final_pairs: list[list[np.ndarray[Any, Any]]] = field(default_factory=list)
     #: the experiment's first port call: its draft tokens, generator seed and output (first-call check)
     first_call: tuple[torch.Tensor, int, PortOutput] | None = None
+    #: decode loop only: [PAIR_LEVELS²] counts of (min(A, 2), min(A', 2)) of row 0 (case row 0) of calls
+    #: 2s and 2s + 1 of the experiment's one generator
+    call_pairs: np.ndarray[Any, Any] | None = None
 
     def add_violation(self, count: int, message: str) -> None:
         self.violation_count += count
@@ -345,11 +361,46 @@ def call_inputs(case: Case, drafts: torch.Tensor) -> tuple[torch.Tensor, torch.T
             present(case.target_probs, case.contiguous, replicates))
 
 
-def call(port: Port, case: Case, drafts: torch.Tensor, seed: int) -> PortOutput:
+def call(port: Port, case: Case, drafts: torch.Tensor, generator: torch.Generator | int, *,
+         kept: KeptResults | None = None, handed_groups: Groups | None = None) -> PortOutput:
     """The gate's one call of a port: ``case``'s inputs for the draft rows ``drafts`` [R, γ] (R a multiple
-    of B), a generator seeded with ``seed``; every failure is a :class:`~pcg_verify.ports.PortProtocolError`
+    of B) and ``generator`` (an int: a fresh generator seeded with it); with ``kept``, the ownership
+    clause; every failure is a :class:`~pcg_verify.ports.PortProtocolError`
     (:class:`~pcg_verify.ports.PortTooSlow` when it did not answer in time: the callers let it through)."""
-    return call_port(port, *call_inputs(case, drafts), case.groups, seed)
+    return call_port(port, *call_inputs(case, drafts), case.groups, generator, kept=kept,
+                     handed_groups=handed_groups)
+
+
+class _DecodeLoop:
+    """One generator (seeded once with ``seed``) and one ``Groups`` copy for every call of a decode loop;
+    each call must advance the generator, and row 0 of calls 2s, 2s + 1 is counted as a pair."""
+
+    def __init__(self, case: Case, seed: int) -> None:
+        self.generator = torch.Generator().manual_seed(seed)
+        self.groups = copy_groups(case.groups)
+        self.pending: int | None = None  # min(A, 2) of row 0 of the last unpaired call
+
+    def call(self, port: Port, case: Case, drafts: torch.Tensor, k: int, kept: KeptResults) -> PortOutput:
+        """Call ``k`` on the loop's generator; a :class:`PortProtocolError` when it left the generator as it was."""
+        before = self.generator.get_state()
+        out = call(port, case, drafts, self.generator, kept=kept, handed_groups=self.groups)
+        if torch.equal(before, self.generator.get_state()):
+            raise PortProtocolError(
+                f"call {k} of a decode loop left its generator unchanged (a port draws its random numbers from "
+                "generator, advancing it: the loop passes the same generator to every step, so a port that "
+                "derives its stream from generator.initial_seed() repeats its draws every step)")
+        return out
+
+    def count(self, out: PortOutput, obs: Observations) -> None:
+        """Pair (min(A, 2) of row 0 of this call) with that of the previous call, every second call."""
+        if obs.call_pairs is None:
+            obs.call_pairs = np.zeros(PAIR_LEVELS ** 2, np.int64)
+        level = min(int(out.num_accepted[0]), PAIR_LEVELS - 1)
+        if self.pending is None:
+            self.pending = level
+        else:
+            obs.call_pairs[self.pending * PAIR_LEVELS + level] += 1
+            self.pending = None
 
 
 def observe(
@@ -360,13 +411,17 @@ def observe(
     samples_per_row: int,
     seed: int,
     rows: list[int] | None = None,
+    kept: KeptResults | None = None,
 ) -> Observations:
     """Run ``port`` on ``samples_per_row`` replicates of each case row and count.
 
     ``rows`` restricts the batch to some case rows (e.g. one row alone for the
     batch-invariance check). Seeds: drafts from ``numpy.random.default_rng(seed)``,
-    the k-th port call gets a generator seeded with ``derived_seed(seed, k)``.
-    Calls follow :func:`call_sizes`; their inputs come from :func:`call_inputs`.
+    the k-th port call gets a generator seeded with ``derived_seed(seed, k)`` — in a
+    decode loop (``case.decode_loop``) every call gets one generator, seeded once with
+    ``derived_seed(seed, 0)``, and must advance it. Calls follow :func:`call_sizes`; their
+    inputs come from :func:`call_inputs`; the results of every call are kept and must not
+    change during later calls (``kept``, shared by a case's experiments; default: this experiment's own).
     """
     sub = case if rows is None else dataclasses.replace(
         case, draft_probs=case.draft_probs[rows], target_probs=case.target_probs[rows], batch=len(rows)
@@ -376,11 +431,16 @@ def observe(
     drafts = draft_tokens_for(sub, samples_per_row, rng)
     obs = Observations(sub, samples_per_row, has_labels=True, rows=[])
     checker: _Checker | None = None
+    kept = kept if kept is not None else KeptResults("of this experiment")
+    loop = _DecodeLoop(sub, derived_seed(seed, 0)) if sub.decode_loop else None
     start = 0
     for k, size in enumerate(call_sizes(sub, drafts.shape[0])):
         stop = start + size
         try:
-            out = call(port, sub, drafts[start:stop], derived_seed(seed, k))
+            if loop is None:
+                out = call(port, sub, drafts[start:stop], derived_seed(seed, k), kept=kept)
+            else:
+                out = loop.call(port, sub, drafts[start:stop], k, kept)
         except PortTooSlow:  # not a violation: the case is unfinished (checks.run_case)
             raise
         except PortProtocolError as error:  # every other failure of the port (see call_port) ends the run
@@ -395,25 +455,29 @@ def observe(
             obs.rows = [checker.empty_counts() for _ in range(sub.batch)]
         if checker.check(out, drafts[start:stop], obs):
             checker.count(out, obs)
+            if loop is not None:
+                loop.count(out, obs)
         start = stop
     return obs
 
 
 def observe_alternating(port: Port, cases: tuple[Case, Case], laws: tuple[list[BlockLaw], list[BlockLaw]], *,
-                        samples_per_row: int, rows_per_call: int, calls: int,
-                        seed: int) -> tuple[Observations, Observations]:
+                        samples_per_row: int, rows_per_call: int, calls: int, seed: int,
+                        kept: KeptResults | None = None) -> tuple[Observations, Observations]:
     """Calls that alternate ``cases[0]`` and ``cases[1]`` (equal but for their groups), ``rows_per_call`` · B
-    rows each; each call's outputs are checked and counted against its own structure's laws. The first
-    structural violation ends the schedule (recorded in the first observations)."""
+    rows each; each call's outputs are checked and counted against its own structure's laws, and kept
+    for the ownership clause (in ``kept``, default the schedule's own). The first structural violation ends the schedule (recorded in the first
+    observations)."""
     rng = np.random.default_rng(seed)
     observations = tuple(Observations(c, samples_per_row, has_labels=True, rows=[]) for c in cases)
     checkers: list[_Checker | None] = [None, None]
+    kept = kept if kept is not None else KeptResults("of this experiment")
     for k in range(calls):
         which = k % 2
         current, obs = cases[which], observations[which]
         drafts = draft_tokens_for(current, rows_per_call, rng)
         try:
-            out = call(port, current, drafts, derived_seed(seed, k))
+            out = call(port, current, drafts, derived_seed(seed, k), kept=kept)
         except PortTooSlow:
             raise
         except PortProtocolError as error:

@@ -64,6 +64,7 @@ from pcg_verify.budgets import BUDGETS, PROCEDURE, Budget, Procedure
 from pcg_verify.ports import (
     DEFAULT_CALL_TIMEOUT,
     REFERENCE_PORT,
+    KeptResults,
     LoadedPort,
     Port,
     PortProtocolError,
@@ -89,16 +90,17 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- 2–3. stages, one case at a time
-def _runs(port: Port, plan: GatePlan, index: int, stage: int, result: CaseResult) -> list[LawCheck] | None:
+def _runs(port: Port, plan: GatePlan, index: int, stage: int, result: CaseResult,
+          kept: KeptResults) -> list[LawCheck] | None:
     """The case's runs at ``stage`` (full batch, then row 0 alone where planned), each structurally
-    checked; their undecided tests, or None at the first broken run."""
+    checked (results in ``kept``, the case's); their undecided tests, or None at the first broken run."""
     case, laws = plan.cases[index], plan.laws_of(index)
     samples = (1 if stage == 1 else plan.procedure.retry_factor) * plan.samples_per_row[index]
     runs = [(False, None)] + ([(True, [0])] if index in plan.alone_cases else [])
     tests: list[LawCheck] = []
     for purpose, (alone, rows) in enumerate(runs):
         obs = observe(port, case, laws, samples_per_row=samples, rows=rows,
-                      seed=derived_seed(plan.seed, index, stage, purpose))
+                      seed=derived_seed(plan.seed, index, stage, purpose), kept=kept)
         if stage == 1 and not alone:
             result.observations = obs
         if obs.violation_count:
@@ -117,7 +119,8 @@ def _runs(port: Port, plan: GatePlan, index: int, stage: int, result: CaseResult
             tests += spread_tests(obs, laws, case_index=index, stage=stage)
     patterns, broken = pattern_tests(port, case, case_index=index, stage=stage, samples_per_row=samples,
                                      seed=derived_seed(plan.seed, index, stage, 3), per_test_level=plan.per_test_level,
-                                     false_negative_rate=plan.budget.false_negative_rate, procedure=plan.procedure)
+                                     false_negative_rate=plan.budget.false_negative_rate, procedure=plan.procedure,
+                                     kept=kept)
     if broken:
         result.structure += broken
         return None
@@ -148,16 +151,17 @@ def run_case(port: Port, plan: GatePlan, index: int) -> CaseResult:
 def _stages(port: Port, plan: GatePlan, index: int, result: CaseResult) -> None:
     """:func:`run_case`'s work, recorded in ``result``; raises PortTooSlow when a call is too slow."""
     procedure = plan.procedure
-    first = _runs(port, plan, index, 1, result)
+    kept = KeptResults(f"of case {index}")  # every call of the case keeps the ownership clause
+    first = _runs(port, plan, index, 1, result, kept)
     if first is None:
         return
     result.tests = [dataclasses.replace(t, adjusted_pvalue=a, rejected=a <= procedure.direct_rate)
                     for t in first for a in [min(1.0, t.pvalue * plan.planned_tests)]]
     try:  # the case's first call repeated after all others, then two large calls under one seed
         assert result.observations is not None
-        result.determinism = (first_call_differs(port, plan.cases[index], result.observations)
+        result.determinism = (first_call_differs(port, plan.cases[index], result.observations, kept)
                               or determinism_differs(port, plan.cases[index], derived_seed(plan.seed, index, 1, 2),
-                                                     procedure.determinism_replicates))
+                                                     procedure.determinism_replicates, kept))
         result.determinism_checked = True
     except PortTooSlow:
         raise
@@ -167,7 +171,7 @@ def _stages(port: Port, plan: GatePlan, index: int, result: CaseResult) -> None:
     if result.rejected or not any(t.adjusted_pvalue <= procedure.suspicious_rate for t in result.tests):
         return
     result.retried = True
-    second = _runs(port, plan, index, 2, result)
+    second = _runs(port, plan, index, 2, result, kept)
     if second:
         decision = adjust_family([t.pvalue for t in second], family_false_positive_rate=procedure.retry_rate,
                                  method="holm")

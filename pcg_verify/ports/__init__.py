@@ -8,8 +8,9 @@ A port is a callable with the port contract (``docs/port-contract.md``)::
 
 Modules, each importing only those listed before it:
 
-* ``_contract`` — the contract's types, in-process containment and
-  :func:`call_port`, the one way the gate calls a port;
+* ``_contract`` — the contract's types, in-process containment, the
+  ownership clause (:class:`KeptResults`) and :func:`call_port`, the one way
+  the gate calls a port;
 * ``_process``, ``_wire`` — child processes waited on with limits, the
   :class:`ProcessPort` base of both transports, the pcg-port protocol's bytes;
 * ``_imports`` — importing a Python port by name;
@@ -27,6 +28,7 @@ from pcg_verify._options import REFERENCE_PORT
 from pcg_verify.ports._builtin import reference_port, ssd_port, standard_port
 from pcg_verify.ports._contract import (
     DEFAULT_CALL_TIMEOUT,
+    KeptResults,
     Port,
     PortOutput,
     PortProtocolError,
@@ -47,6 +49,7 @@ __all__ = [
     "REFERENCE_PORT",
     "ExecPort",
     "IsolatedPort",
+    "KeptResults",
     "LoadedPort",
     "Port",
     "PortOutput",

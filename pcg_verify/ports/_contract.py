@@ -7,8 +7,11 @@ A port is a callable with the port contract (``docs/port-contract.md``)::
            or a tuple (tokens, group_ids, num_accepted)
 
 This module holds the contract's types (:class:`Port`, :class:`PortOutput`,
-:class:`PortProtocolError`), in-process containment (:func:`run_contained`)
-and :func:`call_port`, the one way the gate calls a port. Every transport
+:class:`PortProtocolError`), in-process containment (:func:`run_contained`),
+the output-ownership clause (:class:`KeptResults`: a call's results stay valid
+and unchanged after later calls) and :func:`call_port`, the one way the gate
+calls a port, with a fresh generator (a seed) or the caller's own (a decode
+loop passes one generator to every call). Every transport
 (an isolated worker, a program over a pipe) is a :class:`Port` built on it;
 loading a port by name sits on top (:mod:`pcg_verify.ports._loading`).
 
@@ -20,17 +23,21 @@ from __future__ import annotations
 import dataclasses
 import textwrap
 import traceback
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import torch
 
 from pcg_core import Groups
+from pcg_core.errors import InvalidTypeError
 from pcg_verify._options import DEFAULT_CALL_TIMEOUT
 
 __all__ = [
     "DEFAULT_CALL_TIMEOUT",
+    "KEPT_CALLS",
     "TRACEBACK_LINES",
+    "KeptResults",
     "Port",
     "PortOutput",
     "PortProtocolError",
@@ -39,12 +46,16 @@ __all__ = [
     "copy_groups",
     "describe_exception",
     "normalise_output",
+    "generator_for",
     "printable",
     "run_contained",
 ]
 
 #: Traceback lines of a port's own exception kept in a failure message.
 TRACEBACK_LINES = 6
+#: Calls whose results :class:`KeptResults` keeps and compares after every later call: enough for a port
+#: with one static buffer per call size to be caught over a cycle of up to this many sizes.
+KEPT_CALLS = 8
 
 
 class Port(Protocol):
@@ -162,17 +173,31 @@ def _changed_groups(original: Groups, handed: Groups) -> str | None:
     return None
 
 
+def generator_for(generator: torch.Generator | int) -> torch.Generator:
+    """``generator`` itself, or a fresh CPU generator seeded with it when it is an int (a seed)."""
+    if isinstance(generator, torch.Generator):
+        return generator
+    if isinstance(generator, int) and not isinstance(generator, bool):
+        return torch.Generator().manual_seed(generator)
+    raise InvalidTypeError("generator", generator, "must be a torch.Generator or an int seed")
+
+
 def run_contained(port: Port, draft_tokens: torch.Tensor, draft_probs: torch.Tensor, target_probs: torch.Tensor,
-                  groups: Groups, seed: int) -> Any:
-    """Call ``port`` on copies of the inputs with a CPU generator seeded with ``seed``; return what it returned.
+                  groups: Groups, generator: torch.Generator | int, *, handed_groups: Groups | None = None) -> Any:
+    """Call ``port`` on copies of the inputs with ``generator`` (an int: a fresh CPU generator seeded with
+    it; a generator is handed as it is, and the port advances it); return what the port returned.
+
+    ``handed_groups`` is the copy of ``groups`` handed to the port (default a fresh :func:`copy_groups`):
+    a decode loop hands one copy to every call, as an engine passes one ``Groups`` object to every step.
 
     Every way a port can fail on the call becomes :class:`PortProtocolError`
     with the evidence: an exception of its own (``SystemExit`` included: a
     port that exits is never a pass) or inputs it wrote into.
     ``KeyboardInterrupt`` is the user's and propagates.
     """
-    handed = (draft_tokens.clone(), draft_probs.clone(), target_probs.clone(), copy_groups(groups))
-    generator = torch.Generator().manual_seed(seed)
+    handed = (draft_tokens.clone(), draft_probs.clone(), target_probs.clone(),
+              copy_groups(groups) if handed_groups is None else handed_groups)
+    generator = generator_for(generator)
     try:
         result = port(*handed, generator=generator)
     except KeyboardInterrupt:
@@ -191,21 +216,91 @@ def run_contained(port: Port, draft_tokens: torch.Tensor, draft_probs: torch.Ten
     return result
 
 
+_OUTPUTS = ("tokens", "group_ids", "num_accepted")
+
+
+def _result_tensors(result: Any) -> dict[str, torch.Tensor]:
+    """The tensors among a port's raw outputs (a 3-tuple or an object with the three attributes), by name."""
+    if isinstance(result, tuple):
+        values = result if len(result) == len(_OUTPUTS) else ()
+    elif all(hasattr(result, name) for name in _OUTPUTS):
+        values = tuple(getattr(result, name) for name in _OUTPUTS)
+    else:
+        values = ()
+    return {name: value for name, value in zip(_OUTPUTS, values) if isinstance(value, torch.Tensor)}
+
+
+def _first_change(kept: torch.Tensor, copy: torch.Tensor) -> str | None:
+    """Where ``kept`` no longer equals ``copy`` (its value when returned): ``[i, j] was a, now b``."""
+    if kept.shape != copy.shape or kept.dtype != copy.dtype:
+        return f" was {copy.dtype} {list(copy.shape)}, now {kept.dtype} {list(kept.shape)}"
+    if torch.equal(kept, copy):
+        return None
+    where = (kept != copy).nonzero()[0].tolist()
+    index = ", ".join(str(i) for i in where)
+    return f"[{index}] was {copy[tuple(where)].item()}, now {kept[tuple(where)].item()}"
+
+
+class KeptResults:
+    """The output-ownership clause: a call's results stay valid and unchanged after later calls.
+
+    A caller keeps results across steps (a decode loop appends them to its sequences after the next
+    step has run), so a port may not hand out buffers it overwrites on a later call (static buffers,
+    as with CUDA-graph capture) without copying. :meth:`after_call` keeps the result tensors of the
+    last :data:`KEPT_CALLS` calls as returned (on their device, the port's own storage) with a private
+    copy of each, and compares them all after every call: O(KEPT_CALLS · B · (γ+1)) a call.
+
+    ``where`` names the sequence of calls in the message (e.g. ``"of this experiment"``).
+    """
+
+    def __init__(self, where: str, window: int = KEPT_CALLS) -> None:
+        self.where = where
+        self.calls = 0
+        self._kept: deque[tuple[int, dict[str, tuple[torch.Tensor, torch.Tensor]]]] = deque(maxlen=window)
+
+    def after_call(self, result: Any) -> None:
+        """Check every kept result after the call that returned ``result``, then keep ``result``.
+
+        Raises :class:`PortProtocolError` naming the clause when a kept result changed.
+        """
+        call, self.calls = self.calls, self.calls + 1
+        for earlier, tensors in self._kept:
+            for name, (kept, copy) in tensors.items():
+                change = _first_change(kept, copy)
+                if change is not None:
+                    self._kept.clear()  # reported once
+                    raise PortProtocolError(
+                        f"results of call {earlier} changed during call {call} ({self.where}): {name}{change} "
+                        "(a port's results stay valid and unchanged after later calls: a caller keeps them "
+                        "across steps; return tensors the port never writes again, e.g. a copy of a static "
+                        "buffer)")
+        self._kept.append((call, {name: (value, value.detach().clone())
+                                  for name, value in _result_tensors(result).items()}))
+
+
 def call_port(
     port: Port,
     draft_tokens: torch.Tensor,
     draft_probs: torch.Tensor,
     target_probs: torch.Tensor,
     groups: Groups,
-    seed: int,
+    generator: torch.Generator | int,
+    *,
+    kept: KeptResults | None = None,
+    handed_groups: Groups | None = None,
 ) -> PortOutput:
-    """:func:`run_contained`, then the output contract (:func:`normalise_output`): every failure is a
-    :class:`PortProtocolError`."""
-    result = run_contained(port, draft_tokens, draft_probs, target_probs, groups, seed)
+    """:func:`run_contained` (``generator``: a generator the port advances, or an int seeding a fresh one),
+    then the output contract (:func:`normalise_output`) and, with ``kept``, the ownership clause
+    (:meth:`KeptResults.after_call`): every failure is a :class:`PortProtocolError`."""
+    result = run_contained(port, draft_tokens, draft_probs, target_probs, groups, generator,
+                           handed_groups=handed_groups)
     batch, gamma = draft_tokens.shape
     try:
-        return normalise_output(result, int(batch), int(gamma))
+        out = normalise_output(result, int(batch), int(gamma))
     except PortProtocolError:
         raise
     except Exception as error:  # an output object whose attributes themselves fail
         raise PortProtocolError(f"the port's output could not be read: {type(error).__name__}: {error}") from error
+    if kept is not None:
+        kept.after_call(result)
+    return out

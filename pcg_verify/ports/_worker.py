@@ -3,7 +3,14 @@
 An :class:`IsolatedPort` has the port contract, so the gate calls it like any
 port. Each call ships the inputs (NumPy arrays, the groups' arrays) to a
 long-lived worker process started with ``spawn``, which loads the port from
-its import path and answers with the outputs. What the parent sees instead of
+its import path and answers with the outputs. The caller's generator travels
+as its state (``get_state()``): the worker calls the port with a generator set
+to it and sends back the state after the call, to which the caller's generator
+is then set, so the port advances the caller's generator as in-process (a
+decode loop's one generator included). The worker also keeps the ownership
+clause over its own calls (:class:`~pcg_verify.ports.KeptResults`): results it
+returned must not change during its later calls, which the parent, holding
+unpickled copies, could not see. What the parent sees instead of
 an answer becomes a :class:`~pcg_verify.ports.PortProtocolError` (a structural
 failure) naming what happened (start, limits, stderr and stop are
 :class:`~pcg_verify.ports._process.ProcessPort`'s, shared with the exec port):
@@ -32,7 +39,7 @@ import torch
 
 from pcg_core import Groups
 from pcg_verify._options import DEFAULT_CALL_TIMEOUT
-from pcg_verify.ports._contract import PortProtocolError, describe_exception, run_contained
+from pcg_verify.ports._contract import KeptResults, PortProtocolError, describe_exception, run_contained
 from pcg_verify.ports._imports import import_callable
 from pcg_verify.ports._process import ProcessPort, StartError
 
@@ -82,8 +89,21 @@ def _unpack(item: tuple[str, Any]) -> Any:
     return _tensor(value) if kind == "tensor" else value
 
 
+def _generator_state(generator: torch.Generator) -> tuple[str, Any]:
+    """(device, state as a NumPy uint8 array): what a generator is across the pipe."""
+    return (str(generator.device), generator.get_state().numpy())
+
+
+def _generator_from(state: tuple[str, Any]) -> torch.Generator:
+    device, array = state
+    generator = torch.Generator(device=device)
+    generator.set_state(torch.from_numpy(array))
+    return generator
+
+
 def _worker(conn: multiprocessing.connection.Connection, spec: str, stderr_path: str, threads: int) -> None:
-    """The worker's loop: load the port, then answer (inputs, seed) requests until told to stop."""
+    """The worker's loop: load the port, then answer (inputs, generator state) requests until told to stop;
+    each answer carries the generator's state after the call."""
     fd = os.open(stderr_path, os.O_WRONLY | os.O_APPEND)
     os.dup2(fd, 2)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the worker
@@ -94,21 +114,24 @@ def _worker(conn: multiprocessing.connection.Connection, spec: str, stderr_path:
         conn.send(("load-error", f"{type(error).__name__}: {error}"))
         return
     conn.send(("ready", None))
+    kept = KeptResults("of the port's worker process")
     while True:
         request = conn.recv()
         if request is None:
             return
-        tokens, draft_probs, target_probs, payload, seed = request
+        tokens, draft_probs, target_probs, payload, state = request
         try:
+            generator = _generator_from(state)
             result = run_contained(port, _tensor(tokens), _tensor(draft_probs), _tensor(target_probs),
-                                   _groups_from_payload(payload), seed)
+                                   _groups_from_payload(payload), generator)
+            kept.after_call(result)
             if isinstance(result, tuple):
                 answer: Any = ("tuple", [_pack(v) for v in result])
             elif all(hasattr(result, n) for n in ("tokens", "group_ids", "num_accepted")):
                 answer = ("tuple", [_pack(getattr(result, n)) for n in ("tokens", "group_ids", "num_accepted")])
             else:
                 answer = ("value", result)
-            conn.send(("ok", answer))
+            conn.send(("ok", (answer, _generator_state(generator))))
         except PortProtocolError as error:
             conn.send(("raised", str(error)))
         except KeyboardInterrupt as error:  # SIGINT is ignored here, so the port raised it itself
@@ -216,10 +239,10 @@ class IsolatedPort(ProcessPort):
     def _request(self, draft_tokens: torch.Tensor, draft_probs: torch.Tensor, target_probs: torch.Tensor,
                  groups: Groups, generator: torch.Generator) -> Any:
         assert self._conn is not None
-        # The gate hands every call a fresh generator: its seed recreates the same stream in the worker,
-        # so an isolated port returns exactly what it returns in-process.
-        seed = generator.initial_seed()
-        request = (_array(draft_tokens), _array(draft_probs), _array(target_probs), _groups_payload(groups), seed)
+        # The generator's state (its seed included) recreates it in the worker, and the state after the call
+        # comes back: an isolated port draws, and advances the caller's generator, exactly as in-process.
+        request = (_array(draft_tokens), _array(draft_probs), _array(target_probs), _groups_payload(groups),
+                   _generator_state(generator))
         try:
             self._conn.send(request)
         except (OSError, ValueError):
@@ -227,5 +250,6 @@ class IsolatedPort(ProcessPort):
         status, answer = self._receive(self.call_timeout, "answering a call")
         if status == "raised":
             raise PortProtocolError(answer)
-        kind, value = answer
+        (kind, value), state = answer
+        generator.set_state(torch.from_numpy(state[1]))
         return tuple(_unpack(item) for item in value) if kind == "tuple" else value
