@@ -163,12 +163,29 @@ def copy_groups(groups: Groups) -> Groups:
                                **{name: getattr(groups, name).clone() for name in _ARRAYS})
 
 
+#: Integer dtypes of each floating-point element size: the bits of a float tensor, compared exactly.
+_BITS = {2: torch.int16, 4: torch.int32, 8: torch.int64}
+
+
+def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Whether ``a`` and ``b`` have the same shape, dtype and bits (−0.0 ≠ 0.0; a NaN equals its own copy).
+
+    Floating tensors are compared as integers of their width (a view, any strides): exact, and several
+    times faster than ``torch.equal`` on float16/bfloat16.
+    """
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.is_floating_point() and a.element_size() in _BITS:
+        bits = _BITS[a.element_size()]
+        return torch.equal(a.view(bits), b.view(bits))
+    return torch.equal(a, b)
+
+
 def _changed_groups(original: Groups, handed: Groups) -> str | None:
     if (handed.vocab_size, handed.num_groups) != (original.vocab_size, original.num_groups):
         return "vocab_size/num_groups"
     for name in _ARRAYS:
-        a, b = getattr(original, name), getattr(handed, name)
-        if a.shape != b.shape or a.dtype != b.dtype or not torch.equal(a, b):
+        if not same_bits(getattr(original, name), getattr(handed, name)):
             return name
     return None
 
@@ -208,7 +225,7 @@ def run_contained(port: Port, draft_tokens: torch.Tensor, draft_probs: torch.Ten
         raise PortProtocolError(describe_exception(error)) from error
     for name, original, copy in zip(("draft_tokens", "draft_probs", "target_probs"), (draft_tokens, draft_probs,
                                     target_probs), handed[:3], strict=True):
-        if copy.shape != original.shape or not torch.equal(copy, original):
+        if not same_bits(copy, original):
             raise PortProtocolError(f"the port wrote into its input {name} (inputs are read-only)")
     changed = _changed_groups(groups, handed[3])
     if changed:
