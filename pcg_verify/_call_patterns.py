@@ -78,6 +78,7 @@ __all__ = [
     "alternating_groups",
     "determinism_differs",
     "first_call_differs",
+    "outputs_differ",
     "pattern_test_count",
     "pattern_tests",
     "pooled_test_count",
@@ -152,7 +153,8 @@ def pooled_tests(obs: Observations, laws: list[BlockLaw], *, case_index: int, st
 
 
 # ---------------------------------------------------------------------------- exact call checks
-def _differs(first: PortOutput, second: PortOutput) -> str | None:
+def outputs_differ(first: PortOutput, second: PortOutput) -> str | None:
+    """The first of tokens, group_ids, num_accepted in which two outputs differ (None: identical)."""
     for name in ("tokens", "group_ids", "num_accepted"):
         a, b = getattr(first, name), getattr(second, name)
         if (a is None) != (b is None) or (a is not None and not bool((a == b).all())):
@@ -169,7 +171,7 @@ def first_call_differs(port: Port, case: Case, obs: Observations, kept: KeptResu
         return None
     drafts, seed, first = obs.first_call
     again = call(port, obs.case, drafts, seed, kept=kept)
-    name = _differs(first, again)
+    name = outputs_differ(first, again)
     if name is None:
         return None
     return (f"the first call ({drafts.shape[0]} rows, generator seed {seed}) and its repeat after the case's "
@@ -193,7 +195,7 @@ def determinism_differs(port: Port, case: Case, seed: int, replicates: int = 1,
     rows = determinism_rows(case, replicates)
     drafts = draft_tokens_for(case, rows // case.batch, np.random.default_rng(seed))
     first, second = call(port, case, drafts, seed, kept=kept), call(port, case, drafts, seed, kept=kept)
-    name = _differs(first, second)
+    name = outputs_differ(first, second)
     return None if name is None else f"two calls of {rows} rows with generator seed {seed} returned different {name}"
 
 

@@ -33,9 +33,9 @@ import os
 from collections.abc import Callable, Sequence
 
 from pcg_core.errors import InvalidArgumentError
-from pcg_verify._call_patterns import _differs
+from pcg_verify._call_patterns import outputs_differ
 from pcg_verify._experiment import call
-from pcg_verify._verdicts import CaseResult
+from pcg_verify._verdicts import CaseResult, overall_verdict
 from pcg_verify.ports import DEFAULT_CALL_TIMEOUT, ExecPort, IsolatedPort, LoadedPort, PortProtocolError, ProcessPort
 from pcg_verify.report import Category, CategoryVerdict, GateReport, Verdict
 
@@ -128,7 +128,7 @@ def cross_process_check(loaded: LoadedPort, results: Sequence[CaseResult]) -> Cr
     except (PortProtocolError, InvalidArgumentError) as error:
         return CrossProcess(result.index, f"cross-process determinism: {where}, repeated in {fresh}, failed: {error}",
                             "")
-    name = _differs(first, again)
+    name = outputs_differ(first, again)
     if name is not None:
         return CrossProcess(result.index, f"cross-process determinism: {where} returned different {name} in {fresh} "
                             f"than under {usual}: the port's outputs depend on the process (e.g. the order of a "
@@ -148,6 +148,6 @@ def with_cross_process(report: GateReport, outcome: CrossProcess, replay: Callab
         message = verdict.message if verdict.verdict == Verdict.FAIL else "outputs differ between processes"
         updated = CategoryVerdict(Category.DETERMINISM, Verdict.FAIL, message, (*verdict.failures, line))
     categories = {c: updated if c == Category.DETERMINISM else v for c, v in report.categories.items()}
-    failed = any(v.verdict == Verdict.FAIL for v in categories.values())
-    return dataclasses.replace(report, categories=categories, verdict=Verdict.FAIL if failed else Verdict.PASS)
+    return dataclasses.replace(report, categories=categories,
+                               verdict=overall_verdict(categories, len(report.unfinished)))
 

@@ -151,6 +151,14 @@ def _too_slow(categories: dict[Category, CategoryVerdict], unfinished: int,
             for c, v in categories.items()}
 
 
+def overall_verdict(categories: dict[Category, CategoryVerdict], unfinished: int) -> Verdict:
+    """The run's verdict: FAIL when a category failed, else TOO_SLOW when a case is unfinished, else PASS
+    (a run cut short is never a pass)."""
+    if any(v.verdict == Verdict.FAIL for v in categories.values()):
+        return Verdict.FAIL
+    return Verdict.TOO_SLOW if unfinished else Verdict.PASS
+
+
 def gate_report(plan: GatePlan, results: list[CaseResult], *, port_name: str, replay: Callable[[int], str],
                 elapsed_seconds: float) -> GateReport:
     """Step 4: the verdicts and the report of ``results`` (cases of ``plan`` in index order, each run once).
@@ -166,9 +174,8 @@ def gate_report(plan: GatePlan, results: list[CaseResult], *, port_name: str, re
     has_labels = all(o.has_labels for o in observed)
     unfinished = tuple(f"{r.too_slow}. Reproduce: {replay(r.index)}" for r in results if r.too_slow is not None)
     categories = _too_slow(_verdicts(plan, results, replay, has_labels), len(unfinished), len(results))
-    failed = any(v.verdict == Verdict.FAIL for v in categories.values())
     return GateReport(
-        verdict=Verdict.FAIL if failed else Verdict.TOO_SLOW if unfinished else Verdict.PASS,
+        verdict=overall_verdict(categories, len(unfinished)),
         port=port_name,
         budget=plan.budget,
         seed=plan.seed,

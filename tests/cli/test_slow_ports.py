@@ -61,8 +61,9 @@ def _assert_too_slow(report: dict[str, Any], out: str, first: str, later: str) -
     assert all(later in line for line in unfinished[1:]), unfinished
     assert out.startswith("pcg-verify: TOO SLOW"), out
     assert "8 of 8 case(s) unfinished, so untested (not failed)" in out, out
+    # determinism may add why the cross-process check did not run
     assert len(re.findall(r"^ +[a-z_]+ +too slow +8 of 8 case\(s\) unfinished \(the port was too slow\); no case "
-                          r"finished$", out, re.MULTILINE)) == len(Category), out
+                          r"finished(; not checked across processes: .*)?$", out, re.MULTILINE)) == len(Category), out
     assert not re.search(r"^ +[a-z_]+ +fail ", out, re.MULTILINE), out
 
 

@@ -235,7 +235,7 @@ def test_a_port_that_never_reads_a_large_request_times_out_instead_of_blocking_t
     script = 'read hello; echo "PCG-PORT 1 deaf float64 cpu"; sleep 30'
     with ExecPort(["sh", "-c", script], call_timeout=1.0) as port:
         groups = Groups.from_memberships(4096, torch.arange(4097), torch.arange(4096, dtype=torch.int32))
-        with pytest.raises(PortProtocolError, match=r"no answer within 1 s while answering request 1"):
+        with pytest.raises(PortProtocolError, match=r"no answer within 1 s \(--call-timeout\) while answering request 1"):
             call(port, groups=groups, vocab=4096, batch=64)  # 10 MB of probabilities: far more than a pipe holds
 
 
@@ -258,7 +258,7 @@ BROKEN = [
     ("--crash", r"the port process exited with status 3 while answering request 1 \(a port must answer every "
                 r"request\); its last stderr lines:\n.*simulated crash on request 1"),
     ("--segfault", r"the port process was killed by signal SIGSEGV while answering request 1"),
-    ("--hang", r"no answer within 1 s while answering request 1: the port process was killed"),
+    ("--hang", r"no answer within 1 s \(--call-timeout\) while answering request 1: the port process was killed"),
     ("--garbage", r"malformed response to request 1: expected 'RESPONSE 1 <2 or 3>' or 'ERROR 1 <message>', "
                   r"got b'this is not a response'"),
     ("--wrong-shape", r"wrong shape in the response to request 1: tokens must have shape \[2, 3\], got \[2, 2\]"),
@@ -310,7 +310,7 @@ SCRIPTED = {
                                  r"ids out of range .*num_accepted\[0\] = 3, outside \[0, 2\]"),
     "endless line": (b"x" * 5000, r"no line end within 4096 bytes; it starts b'xxxx"),
     "answer cut short": (b"RESPONSE 1 3\n" + _array("tokens", _TOKENS)[:-5],
-                         r"no answer within 2 s while answering request 1"),
+                         r"no answer within 2 s \(--call-timeout\) while answering request 1"),
 }
 
 

@@ -132,6 +132,7 @@ def test_a_failing_item_names_its_case_and_the_replay(pytester: pytest.Pytester)
 @pytest.mark.slow
 def test_the_report_of_a_distributed_run_is_the_cli_report(pytester: pytest.Pytester) -> None:
     """--pcg-report under -n 2 collects every case from both workers: same verdicts and tests as the CLI's."""
+    from pcg_verify.plugin import PLUGIN_CROSS_PROCESS
     from pcg_verify.reliability import load_results
 
     directory = pytester.path / "gate-report"
@@ -142,7 +143,11 @@ def test_the_report_of_a_distributed_run_is_the_cli_report(pytester: pytest.Pyte
     run = load_results(directory)["runs"][0]
     cli = run_gate(BUG, budget="quick", seed=3).to_dict()
     assert run["verdict"] == cli["verdict"] == "fail"
+    # the same verdicts; the determinism detail says the plugin made no cross-process repeat (run_gate did)
+    determinism = run["categories"].pop("determinism"), cli["categories"].pop("determinism")
     assert run["categories"] == cli["categories"]
+    assert determinism[0]["verdict"] == determinism[1]["verdict"]
+    assert determinism[0]["message"].endswith(PLUGIN_CROSS_PROCESS) and "fresh process" in determinism[1]["message"]
     assert [(t["case_index"], t["law"], t["pvalue"]) for t in run["tests"]] == \
         [(t["case_index"], t["law"], t["pvalue"]) for t in cli["tests"]]
     assert "pcg-verify check pcg_verify.bugs:mutants.dense_shared_uniform --budget quick --seed 3 --case" in \

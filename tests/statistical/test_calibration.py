@@ -69,8 +69,8 @@ def _item(budget: str, master_seeds: range, min_pvalues: int, seconds: int) -> o
 @pytest.mark.parametrize(("budget", "master_seeds", "min_pvalues"), [
     _item("quick", range(1000, 1150), 400, 90), _item("standard-drawn", range(2000, 2010), 100, 80),
     _item("standard-drawn", range(2100, 2110), 100, 80), _item("standard-families", range(3000, 3004), 16, 70),
-    _item("standard-families", range(3004, 3008), 16, 70), _item("standard-designed", range(3100, 3101), 32, 90),
-    _item("standard-designed", range(3101, 3102), 32, 90)])
+    _item("standard-families", range(3004, 3008), 16, 70), _item("standard-designed", range(3100, 3101), 24, 90),
+    _item("standard-designed", range(3101, 3102), 24, 90)])
 def test_null_calibration(budget: str, master_seeds: range, min_pvalues: int) -> None:
     failures = suspicious = runs = 0
     label_pvalues = []

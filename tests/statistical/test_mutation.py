@@ -278,7 +278,7 @@ RED_TEAM_INPUTS: dict[str, tuple[Callable[[], Inputs], Callable[[], Inputs]]] = 
 }
 
 
-def _differs(name: str, inputs: Inputs, seeds: int = 10) -> bool:
+def outputs_differ(name: str, inputs: Inputs, seeds: int = 10) -> bool:
     """Whether mutant ``name`` and the reference give different outputs on ``inputs`` under one of ``seeds``."""
     tokens, draft, target, groups = inputs
     mutant = mutant_port(name)
@@ -295,8 +295,8 @@ def test_red_team_mutants_differ_from_the_reference_exactly_where_their_mistake_
     """Each differs where its shortcut bites (γ ≥ 8, a partial tile, half-precision rows, hubs, tiny draft
     masses, …) and agrees with the reference, draw for draw, where it does not."""
     applies, harmless = RED_TEAM_INPUTS[name]
-    assert _differs(name, applies()), f"{name} never differs from the reference where its mistake applies"
-    assert not _differs(name, harmless(), seeds=3), f"{name} differs where its mistake does not apply"
+    assert outputs_differ(name, applies()), f"{name} never differs from the reference where its mistake applies"
+    assert not outputs_differ(name, harmless(), seeds=3), f"{name} differs where its mistake does not apply"
 
 
 def test_generator_not_advanced_replays_a_decode_loop_and_leaves_the_generator_alone() -> None:
