@@ -466,8 +466,8 @@ def observe_alternating(port: Port, cases: tuple[Case, Case], laws: tuple[list[B
                         kept: KeptResults | None = None) -> tuple[Observations, Observations]:
     """Calls that alternate ``cases[0]`` and ``cases[1]`` (equal but for their groups), ``rows_per_call`` · B
     rows each; each call's outputs are checked and counted against its own structure's laws, and kept
-    for the ownership clause (in ``kept``, default the schedule's own). The first structural violation ends the schedule (recorded in the first
-    observations)."""
+    for the ownership clause (in ``kept``, default the schedule's own). The first structural violation
+    ends the schedule (recorded in the first observations)."""
     rng = np.random.default_rng(seed)
     observations = tuple(Observations(c, samples_per_row, has_labels=True, rows=[]) for c in cases)
     checkers: list[_Checker | None] = [None, None]

@@ -112,7 +112,7 @@ def repeat_pvalue(counts: Array, thin_probs: Array) -> tuple[int, int, float]:
 def _emitted_counts(counts: RowCounts, law: BlockLaw, position: int, has_labels: bool) -> Array:
     """Counts [V] of the tokens of one row's draws at ``position``: the bonus, or the residual there."""
     if position == law.gamma:
-        return counts.tokens[position]
+        return np.asarray(counts.tokens[position])
     joint = law.positions[position]
     half = counts.joint[position].shape[0] // 2
     reject = counts.joint[position][half:]

@@ -235,7 +235,7 @@ class _Run:
         hashing is salted per process (PYTHONHASHSEED), so another process draws other labels from one seed.
         """
         groups = self.index.token_groups[seg.position]
-        unique, inverse = groups.unique(return_inverse=True)
+        unique, inverse = torch.unique(groups, return_inverse=True)
         keys = torch.tensor([hash(str(k)) for k in unique.tolist()], dtype=torch.int64)[inverse]
         order = torch.argsort(keys, stable=True)
         order = order[torch.argsort(seg.owner[order], stable=True)]  # back to segment order, hash order inside

@@ -64,7 +64,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 import numpy as np
@@ -79,7 +79,6 @@ from pcg_verify.cases._families import (
     ACCEPTANCE_RANGE,
     LLASA_SPEECH_OFFSET,
     LLASA_SPEECH_TOKENS,
-    THIN_MASS,
     _groups,
     _pair,
     _softmax,

@@ -45,8 +45,8 @@ __all__ = [
     "call_port",
     "copy_groups",
     "describe_exception",
-    "normalise_output",
     "generator_for",
+    "normalise_output",
     "printable",
     "run_contained",
 ]
@@ -244,7 +244,7 @@ def _result_tensors(result: Any) -> dict[str, torch.Tensor]:
         values = tuple(getattr(result, name) for name in _OUTPUTS)
     else:
         values = ()
-    return {name: value for name, value in zip(_OUTPUTS, values) if isinstance(value, torch.Tensor)}
+    return {name: value for name, value in zip(_OUTPUTS, values, strict=False) if isinstance(value, torch.Tensor)}
 
 
 def _first_change(kept: torch.Tensor, copy: torch.Tensor) -> str | None:

@@ -31,8 +31,8 @@ from pcg_verify._commands import (
     REQUIRED_ADDRESS_SPACE_MB,
 )
 from pcg_verify._options import max_threads
-from pcg_verify.ports._process import is_dead
 from pcg_verify.cli import main
+from pcg_verify.ports._process import is_dead
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "gate.md"
 

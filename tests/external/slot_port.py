@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples" / "ports"))
 
-import python_port  # noqa: E402  (the example, from its folder)
+import python_port
 
 #: The field holding a structure id, per message.
 ID_FIELD = {b"GROUPS": 1, b"FREE": 1, b"REQUEST": 2}

@@ -170,6 +170,7 @@ def test_structure_ids_exercise_every_clause_of_the_protocol() -> None:
         messages = _structure_messages(port, structures + structures[:1])
     sent = [gid for kind, gid in messages if kind == "GROUPS"]
     freed = [gid for kind, gid in messages if kind == "FREE"]
+    assert freed and set(freed) <= set(sent), "more structures than the program may hold are freed"
     assert all(gid >= 2**16 for gid in sent) and len({gid % 2**16 for gid in sent}) == 1
     assert sorted(sent) != sent and sorted(sent, reverse=True) != sent
     assert any(gid in sent[:i] for i, gid in enumerate(sent)), "a freed id must name a new structure"
@@ -235,7 +236,8 @@ def test_a_port_that_never_reads_a_large_request_times_out_instead_of_blocking_t
     script = 'read hello; echo "PCG-PORT 1 deaf float64 cpu"; sleep 30'
     with ExecPort(["sh", "-c", script], call_timeout=1.0) as port:
         groups = Groups.from_memberships(4096, torch.arange(4097), torch.arange(4096, dtype=torch.int32))
-        with pytest.raises(PortProtocolError, match=r"no answer within 1 s \(--call-timeout\) while answering request 1"):
+        with pytest.raises(PortProtocolError,
+                           match=r"no answer within 1 s \(--call-timeout\) while answering request 1"):
             call(port, groups=groups, vocab=4096, batch=64)  # 10 MB of probabilities: far more than a pipe holds
 
 

@@ -26,13 +26,12 @@ import dataclasses
 
 import numpy as np
 import pytest
+from family_budgets import STANDARD_FAMILIES
 from scipy import stats
 
 from pcg_verify import PROCEDURE, run_gate
 from pcg_verify.budgets import BUDGETS, Budget
 from pcg_verify.report import GateReport
-
-from family_budgets import STANDARD_FAMILIES
 
 pytestmark = pytest.mark.slow  # minutes: kept out of the fast tiers (-m 'not slow')
 

@@ -18,13 +18,12 @@ from typing import Any
 
 import pytest
 import torch
+from family_budgets import STANDARD_FAMILIES, family_index
 
 from pcg_core import Groups, verify
 from pcg_verify import run_gate
 from pcg_verify.bugs import mutant_port
 from pcg_verify.report import GateReport
-
-from family_budgets import STANDARD_FAMILIES, family_index
 
 pytestmark = pytest.mark.slow  # tens of seconds: kept out of the fast tiers (-m 'not slow')
 

@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 import scipy.stats
 import torch
+from family_budgets import STANDARD_FAMILIES, family_index
 
 from pcg_core import Groups, singleton_groups
 from pcg_verify import run_gate
@@ -39,8 +40,6 @@ from pcg_verify.bugs._reference import Switches, _Index, _Run
 from pcg_verify.cases import Case
 from pcg_verify.cases._families import family_case
 from pcg_verify.report import GateReport
-
-from family_budgets import STANDARD_FAMILIES, family_index
 
 slow = pytest.mark.slow  # the gate runs take tens of seconds: kept out of the fast tiers (-m 'not slow')
 

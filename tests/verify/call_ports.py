@@ -21,7 +21,7 @@ def static_buffers(draft_tokens: torch.Tensor, draft_probs: torch.Tensor, target
                    groups: Groups, *, generator: torch.Generator) -> Any:
     """Right outputs, returned as views of buffers the next call overwrites (as with CUDA-graph capture)."""
     out = verify(draft_tokens, draft_probs, target_probs, groups, generator=generator)
-    rows, width = out.tokens.shape
+    rows = out.tokens.shape[0]
     for name in ("tokens", "group_ids", "num_accepted"):
         value = getattr(out, name)
         buffer = _BUFFERS.get(name)

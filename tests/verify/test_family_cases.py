@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from family_budgets import STANDARD_FAMILIES, THOROUGH_FAMILIES
 
 from pcg_core import SUM_TOLERANCE, verify
 from pcg_core.errors import InvalidArgumentError
@@ -41,8 +42,6 @@ from pcg_verify.cases._families import (
     label_cells,
 )
 from pcg_verify.checks import gate_case, plan_gate, run_case
-
-from family_budgets import STANDARD_FAMILIES, THOROUGH_FAMILIES
 
 SMALL = ("unaligned", "single_row")
 #: The named engine budgets with the families in place of their designed cases (tests/family_budgets.py).
