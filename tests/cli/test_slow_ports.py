@@ -141,7 +141,8 @@ def test_the_plugin_fails_every_item_of_an_unfinished_case_as_too_slow(pytester:
     pytester.makepyfile(slow=SLOW.format(fifo=str(fifo)))
     result = pytester.runpytest("--pcg-port", "slow.py:blocks", "--pcg-budget", "quick", "--pcg-call-timeout", "5",
                                 "-p", "no:cacheprovider")
-    assert result.parseoutcomes() == {"failed": 8 * len(Category)}, result.outlines[-5:]
+    outcomes = {k: v for k, v in result.parseoutcomes().items() if k != "warnings"}  # warnings: the host's own
+    assert outcomes == {"failed": 8 * len(Category)}, result.outlines[-5:]
     out = result.stdout.str()
     assert out.count("TOO SLOW (untested, not failed)") == 8 * len(Category)
     assert "no answer within 5 s (--call-timeout)" in out and " failed:\n" not in out
