@@ -255,7 +255,7 @@ def _cover(seed: int, attempt: int, size: int | None) -> tuple[Point, ...]:
 
 
 # ---------------------------------------------------------------------------- groups of each layout and shape
-def _shaped(rng: np.random.Generator, ids: I64, shape: str, hub_groups: bool) -> tuple[list[I64], dict[str, I64]]:
+def _shaped(rng: np.random.Generator, ids: I64, shape: str) -> tuple[list[I64], dict[str, I64]]:
     """Groups over ``ids`` of ``shape``: (member arrays, pools of ids that carry mass)."""
     order = rng.permutation(ids)
     n = order.size
@@ -274,7 +274,7 @@ def _shaped(rng: np.random.Generator, ids: I64, shape: str, hub_groups: bool) ->
         members = _windows(order, sizes_w, step)
         sets = [np.sort(np.unique(w)) for w in np.split(members, np.cumsum(sizes_w)[:-1])]
         pools = {}
-    if shape == "hubs" and hub_groups:
+    if shape == "hubs":
         hubs = rng.choice(ids, 3, replace=False).astype(np.int64)
         for hub in hubs:  # each hub joins 256…400 groups (new small groups where there are too few)
             count = int(rng.integers(256, 401))
@@ -292,14 +292,14 @@ def _layout_groups(rng: np.random.Generator, layout: str, shape: str,
     """The case's groups and the pools of ids that carry mass (hubs, the top ids, the biggest group, random)."""
     if layout == "llasa":
         text, vocab = LLASA_SPEECH_OFFSET, LLASA_SPEECH_OFFSET + LLASA_SPEECH_TOKENS
-        speech, pools = _shaped(rng, np.arange(text, vocab, dtype=np.int64), shape, True)
+        speech, pools = _shaped(rng, np.arange(text, vocab, dtype=np.int64), shape)
         sets = speech
         singles = np.arange(text, dtype=np.int64)
         pools["text"] = rng.choice(text, 12, replace=False)
     else:
         vocab = {"small": int(rng.integers(16, 65)), "unaligned": int(rng.choice([4097, 8193])),
                  "codec": 65_536}[layout]
-        sets, pools = _shaped(rng, np.arange(vocab, dtype=np.int64), shape, True)
+        sets, pools = _shaped(rng, np.arange(vocab, dtype=np.int64), shape)
         singles = np.zeros(0, dtype=np.int64)
         if layout == "unaligned":  # the partial last tile as one group of its own
             tile = 1 << (vocab - 1).bit_length() - 1
@@ -443,6 +443,12 @@ def designed_case(design: Point, seed: int, *, singleton_only: bool = False) -> 
 
 
 # ---------------------------------------------------------------------------- reading a case back
+def tested_position(case: Case) -> int:
+    """The drafted position where p ≠ q in some row (everywhere else p = q: accepted with probability 1)."""
+    differs = (case.draft_probs != case.target_probs[:, :-1]).any(-1).any(0)  # [γ]
+    return int(torch.nonzero(differs)[0])
+
+
 def measured(case: Case) -> dict[str, str]:
     """The dimension values a built case has, read off its tensors and call settings (not its recipe).
 
@@ -455,8 +461,7 @@ def measured(case: Case) -> dict[str, str]:
         calls = "decode_loop"
     else:
         calls = {(1,): "one_row", (): "stacked"}.get(case.call_rows, "few_rows")
-    differs = (case.draft_probs != case.target_probs[:, :-1]).any(-1).any(0)  # [γ]
-    tested_at = int(torch.nonzero(differs)[0])
+    tested_at = tested_position(case)
     j = tested_at
     target, draft = case.target_probs[:, j].double(), case.draft_probs[:, j].double()
     tiny_draft = ((draft > 0) & (draft < 1e-6)).sum(-1).min()
@@ -489,7 +494,7 @@ def expected_observations(case: Case, samples_per_row: int) -> tuple[float, floa
     ``samples_per_row`` replicates: n·(1 − a_j) and n·Π_i a_i, with a_i the design acceptance of position i
     (1 up to the dtype's rounding where p = q)."""
     acceptance = design_acceptance(case.groups, case.draft_probs, case.target_probs[:, :-1])  # [B, γ]
-    tested = int(torch.nonzero((case.draft_probs != case.target_probs[:, :-1]).any(-1).any(0))[0])
+    tested = tested_position(case)
     residual = samples_per_row * (1 - acceptance[:, tested])
     bonus = samples_per_row * np.minimum(acceptance, 1.0).prod(axis=1)
     return float(residual.min()), float(bonus.min())
